@@ -1,0 +1,166 @@
+/* cli.c - the command line: usage errors, help, options and numbers. */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+noreturn void die_usage(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    fprintf(stderr, "%s: ", prog_name());
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: %s %s\n", prog_name(), usage);
+    exit(2);
+}
+
+noreturn void show_help(const char *usage)
+{
+    printf("usage: %s %s\n", prog_name(), usage);
+    exit(0);
+}
+
+int cli_getopt(int argc, char *argv[], const char *shortopts,
+               const struct option *longopts, const char *usage)
+{
+    char optstring[64];
+    int c;
+
+    /* A leading ':' makes getopt report a missing argument as ':' and stay
+     * silent: the message below is ours. */
+    snprintf(optstring, sizeof optstring, ":%s", shortopts);
+    opterr = 0;
+    c = getopt_long(argc, argv, optstring, longopts, NULL);
+    switch (c) {
+    case 'h':
+        show_help(usage);
+    case ':':
+        die_usage(usage, "option '%s' needs a value", argv[optind - 1]);
+    case '?':
+        if (optopt != 0)
+            die_usage(usage, "unknown option '-%c'", optopt);
+        die_usage(usage, "unknown option '%s'", argv[optind - 1]);
+    default:
+        return c;
+    }
+}
+
+void cli_no_operands(int argc, char *argv[], const char *usage)
+{
+    if (optind < argc)
+        die_usage(usage, "unexpected argument '%s'", argv[optind]);
+}
+
+bool cli_pitfall_fixed(int argc, char *argv[], const char *usage)
+{
+    static const struct option longopts[] = {
+        {"fixed", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool fixed = false;
+    int c;
+
+    while ((c = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
+        if (c == 'f')
+            fixed = true;
+    cli_no_operands(argc, argv, usage);
+    return fixed;
+}
+
+int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    /* strtol would accept " 12", "+12" and "", and stop quietly at "12abc". */
+    if (s == NULL || !(isdigit((unsigned char)s[0]) ||
+                       (s[0] == '-' && isdigit((unsigned char)s[1])))) {
+        errno = EINVAL;
+        return -1;
+    }
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (*end != '\0') {
+        errno = EINVAL;
+        return -1;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        errno = ERANGE;
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The multiplier for a unit suffix, or 0 when the suffix is not one. */
+static uint64_t unit_multiplier(const char *suffix)
+{
+    static const char units[] = "KMGT";
+    const char *u;
+    uint64_t mult = 1;
+
+    if (*suffix == '\0')
+        return 1;
+    u = strchr(units, toupper((unsigned char)*suffix));
+    if (u == NULL)
+        return 0;
+    for (const char *p = units; p <= u; p++)
+        mult *= 1024;
+    suffix++;
+    if (strcmp(suffix, "") == 0 || strcmp(suffix, "B") == 0 || strcmp(suffix, "iB") == 0)
+        return mult;
+    return 0;
+}
+
+int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+    unsigned long long v;
+    uint64_t mult;
+    char *end;
+
+    if (s == NULL || !isdigit((unsigned char)s[0])) {   /* rejects "-1", "" */
+        errno = EINVAL;
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    mult = unit_multiplier(end);
+    if (mult == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (errno == ERANGE || v > UINT64_MAX / mult || v * mult < min || v * mult > max) {
+        errno = ERANGE;
+        return -1;
+    }
+    *out = v * mult;
+    return 0;
+}
+
+long cli_long(const char *s, long min, long max, const char *what, const char *usage)
+{
+    long v;
+
+    if (parse_long(s, min, max, &v) == -1)
+        die_usage(usage, "%s must be an integer from %ld to %ld, not '%s'", what, min, max, s);
+    return v;
+}
+
+uint64_t cli_size(const char *s, uint64_t min, uint64_t max, const char *what,
+                  const char *usage)
+{
+    uint64_t v;
+
+    if (parse_size(s, min, max, &v) == -1)
+        die_usage(usage, "%s must be a size from %s to %s (suffix K, M, G), not '%s'",
+                  what, fmt_bytes(min).s, fmt_bytes(max).s, s);
+    return v;
+}

@@ -1,0 +1,72 @@
+# mk/chapter.mk - the rules every chapter shares.  A chapter Makefile is:
+#
+#     include ../mk/chapter.mk
+#
+# optionally preceded by MODULES := name ... (a chapter library module,
+# name.c, linked into every program) and UNIT_TESTS := test_name ...
+# (Check unit tests of that module, test_name.c, run by `make check`).
+#
+# Programs are found by their level prefix; adding one needs no edit here.
+
+TOP := ..
+include $(TOP)/mk/flags.mk
+
+CHAPTER    := $(notdir $(CURDIR))
+PROGRAMS   := $(sort $(basename $(wildcard basic_*.c advanced_*.c pitfall_*.c solution_*.c)))
+MODULE_OBJS := $(addsuffix .o,$(MODULES))
+EXAMPLES   := $(TOP)/tests/examples
+
+all: $(PROGRAMS)
+
+# Build common/ first: a chapter builds on its own from inside its folder.
+$(COMMON_LIB): FORCE
+	@$(MAKE) --no-print-directory -C $(TOP)/common
+
+$(PROGRAMS): %: %.c $(MODULE_OBJS) $(COMMON_LIB) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -o $@ $< $(MODULE_OBJS) $(COMMON_LIB) $(ALL_LDFLAGS) $(LDLIBS)
+
+ifneq ($(MODULES),)
+$(MODULE_OBJS): %.o: %.c $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+endif
+
+ifneq ($(UNIT_TESTS),)
+$(UNIT_TESTS): %: %.c $(MODULE_OBJS) $(COMMON_LIB) $(FLAGS_STAMP)
+	$(CC) $(ALL_CFLAGS) $$(pkg-config --cflags check) $(DEPFLAGS) -o $@ $< $(MODULE_OBJS) \
+	    $(COMMON_LIB) $(ALL_LDFLAGS) $$(pkg-config --libs check) $(LDLIBS)
+endif
+
+$(EXAMPLES): FORCE
+	@$(MAKE) --no-print-directory -C $(TOP)/tests examples
+
+# `make run`: every program's no-argument demo under a line that names it.
+run: all
+	@for p in $(PROGRAMS); do \
+	    printf '\n==== %s/%s: %s\n' '$(CHAPTER)' "$$p" "$$(sed -n '1s/^\/\* *[^ ]* - //p' $$p.c)"; \
+	    ./$$p || { echo "==== $$p failed with status $$?"; exit 1; }; \
+	done
+
+# `make list`: each program with the title line of its header.
+list:
+	@for p in $(PROGRAMS); do \
+	    printf '%-40s %s\n' "$(CHAPTER)/$$p" "$$(sed -n '1s/^\/\* *[^ ]* - //p' $$p.c)"; \
+	done
+
+unit-check: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
+
+# `make check`: the chapter's unit tests, then every program in the harness.
+check: all unit-check $(EXAMPLES)
+	$(EXAMPLES) $(HARNESS_FLAGS) $(CURDIR)
+
+# Grade any binary against a solution's expectation:
+#     make check-exercise EX=solution_wc_pipe BIN=~/homework/wc_pipe
+check-exercise: $(EXAMPLES)
+	@test -n "$(EX)" -a -n "$(BIN)" || { echo "usage: make check-exercise EX=solution_name BIN=path/to/binary"; exit 2; }
+	$(EXAMPLES) --exercise $(EX) --bin $(abspath $(BIN)) $(CURDIR)
+
+clean:
+	rm -f $(PROGRAMS) $(UNIT_TESTS) *.o .*.d $(FLAGS_STAMP)
+
+.PHONY: all run list check unit-check check-exercise clean FORCE
+-include $(wildcard .*.d)
