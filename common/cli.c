@@ -33,9 +33,13 @@ int cli_getopt(int argc, char *argv[], const char *shortopts,
     char optstring[64];
     int c;
 
-    /* A leading ':' makes getopt report a missing argument as ':' and stay
-     * silent: the message below is ours. */
-    snprintf(optstring, sizeof optstring, ":%s", shortopts);
+    /* A ':' first (after a '+' that stops at the first operand, if any)
+     * makes getopt report a missing argument as ':' and stay silent: the
+     * message below is ours. */
+    if (shortopts[0] == '+')
+        snprintf(optstring, sizeof optstring, "+:%s", shortopts + 1);
+    else
+        snprintf(optstring, sizeof optstring, ":%s", shortopts);
     opterr = 0;
     c = getopt_long(argc, argv, optstring, longopts, NULL);
     switch (c) {
