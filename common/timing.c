@@ -33,13 +33,21 @@ void sleep_ms(unsigned ms)
         ;
 }
 
-/* Three significant digits are plenty for a reader: "1.50", "15.0", "150". */
+/* At most three significant digits, without trailing zeros: "1.25", "1.5",
+ * "64", "150".  Plenty for a reader, and honest about the precision. */
 static struct human three_digits(double v, const char *unit)
 {
     struct human h;
     int decimals = v < 10 ? 2 : v < 100 ? 1 : 0;
+    int len = snprintf(h.s, sizeof h.s, "%.*f", decimals, v);
 
-    snprintf(h.s, sizeof h.s, "%.*f %s", decimals, v, unit);
+    if (decimals > 0) {
+        while (h.s[len - 1] == '0')
+            len--;
+        if (h.s[len - 1] == '.')
+            len--;
+    }
+    snprintf(h.s + len, sizeof h.s - (size_t)len, " %s", unit);
     return h;
 }
 

@@ -1,0 +1,665 @@
+/* test_common.c - Check unit tests of common/: what each helper promises,
+ * its edge cases and its error paths.  Functions that exit (die*, usage)
+ * run in a forked child whose exit status and output are checked.
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers: run a function in a child, capture what it prints ----------- */
+
+struct captured {
+    int status;
+    char out[1024], err[1024];
+};
+
+static void read_into(int fd, char *buf, size_t size)
+{
+    ssize_t n = read_full(fd, buf, size - 1);
+
+    buf[n < 0 ? 0 : n] = '\0';
+    close(fd);
+}
+
+static void run_captured(void (*fn)(void *), void *arg, struct captured *c)
+{
+    int out[2], err[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(pipe(err), 0);
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        fn(arg);
+        exit(0);
+    }
+    close(out[1]);
+    close(err[1]);
+    read_into(out[0], c->out, sizeof c->out);
+    read_into(err[0], c->err, sizeof c->err);
+    ck_assert_int_eq(waitpid(pid, &c->status, 0), pid);
+}
+
+static int exit_code(const struct captured *c)
+{
+    ck_assert_msg(WIFEXITED(c->status), "child did not exit normally");
+    return WEXITSTATUS(c->status);
+}
+
+/* ---- errors.c and cli.c ------------------------------------------------------ */
+
+static void call_die_errno(void *arg)
+{
+    (void)arg;
+    errno = ENOENT;
+    die_errno("open %s", "missing.txt");
+}
+
+START_TEST(die_errno_prints_cause_and_exits_1)
+{
+    struct captured c;
+
+    run_captured(call_die_errno, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_str_eq(c.err, "test_common: open missing.txt: No such file or directory\n");
+    ck_assert_str_eq(c.out, "");
+}
+END_TEST
+
+static void call_die(void *arg)
+{
+    (void)arg;
+    errno = EBADF;              /* must not be printed */
+    die("%d records torn", 3);
+}
+
+START_TEST(die_prints_without_errno_and_exits_1)
+{
+    struct captured c;
+
+    run_captured(call_die, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_str_eq(c.err, "test_common: 3 records torn\n");
+}
+END_TEST
+
+static void call_die_errnum(void *arg)
+{
+    (void)arg;
+    die_errnum(EAGAIN, "pthread_create");
+}
+
+START_TEST(die_errnum_uses_the_given_code)
+{
+    struct captured c;
+
+    run_captured(call_die_errnum, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_str_eq(c.err, "test_common: pthread_create: Resource temporarily unavailable\n");
+}
+END_TEST
+
+static void call_warnings(void *arg)
+{
+    (void)arg;
+    errno = EPIPE;
+    warn_errno("write");
+    printf("errno still %s\n", errno == EPIPE ? "EPIPE" : "changed");
+    warn_msg("just %s", "saying");
+}
+
+START_TEST(warnings_return_and_keep_errno)
+{
+    struct captured c;
+
+    run_captured(call_warnings, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_str_eq(c.err, "test_common: write: Broken pipe\ntest_common: just saying\n");
+    ck_assert_str_eq(c.out, "errno still EPIPE\n");
+}
+END_TEST
+
+static void call_die_usage(void *arg)
+{
+    (void)arg;
+    die_usage("[--fixed]", "unknown option '%s'", "--bogus");
+}
+
+START_TEST(die_usage_prints_usage_and_exits_2)
+{
+    struct captured c;
+
+    run_captured(call_die_usage, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_str_eq(c.err, "test_common: unknown option '--bogus'\nusage: test_common [--fixed]\n");
+}
+END_TEST
+
+/* Runs cli_pitfall_fixed on the argument vector in arg, prints the result. */
+static void call_pitfall_cli(void *arg)
+{
+    char **argv = arg;
+    int argc = 0;
+
+    while (argv[argc] != NULL)
+        argc++;
+    optind = 1;
+    printf("fixed=%d\n", cli_pitfall_fixed(argc, argv, "[--fixed]"));
+}
+
+START_TEST(pitfall_cli_modes)
+{
+    char *plain[] = {"prog", NULL}, *fixed[] = {"prog", "--fixed", NULL};
+    char *help[] = {"prog", "--help", NULL}, *bogus[] = {"prog", "--frobnicate", NULL};
+    char *operand[] = {"prog", "extra", NULL}, *short_bogus[] = {"prog", "-x", NULL};
+    struct captured c;
+
+    run_captured(call_pitfall_cli, plain, &c);
+    ck_assert_str_eq(c.out, "fixed=0\n");
+    run_captured(call_pitfall_cli, fixed, &c);
+    ck_assert_str_eq(c.out, "fixed=1\n");
+    run_captured(call_pitfall_cli, help, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_str_eq(c.out, "usage: test_common [--fixed]\n");
+    run_captured(call_pitfall_cli, bogus, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_ptr_nonnull(strstr(c.err, "unknown option '--frobnicate'"));
+    run_captured(call_pitfall_cli, short_bogus, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_ptr_nonnull(strstr(c.err, "unknown option '-x'"));
+    run_captured(call_pitfall_cli, operand, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_ptr_nonnull(strstr(c.err, "unexpected argument 'extra'"));
+}
+END_TEST
+
+static void call_getopt_with_value(void *arg)
+{
+    static const struct option longopts[] = {
+        {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char **argv = arg;
+    int argc = 0, c;
+
+    while (argv[argc] != NULL)
+        argc++;
+    optind = 1;
+    /* '+': options end at the first operand, which is left alone. */
+    while ((c = cli_getopt(argc, argv, "+n:h", longopts, "[--count N] CMD...")) != -1)
+        if (c == 'n')
+            printf("count=%ld\n", cli_long(optarg, 1, 10, "--count", "[--count N] CMD..."));
+    printf("first operand=%s\n", optind < argc ? argv[optind] : "(none)");
+}
+
+START_TEST(getopt_values_and_operands)
+{
+    char *ok[] = {"prog", "--count", "7", "sort", "-r", NULL};
+    char *missing[] = {"prog", "--count", NULL}, *range[] = {"prog", "-n", "11", NULL};
+    struct captured c;
+
+    run_captured(call_getopt_with_value, ok, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_str_eq(c.out, "count=7\nfirst operand=sort\n");
+    run_captured(call_getopt_with_value, missing, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_ptr_nonnull(strstr(c.err, "option '--count' needs a value"));
+    run_captured(call_getopt_with_value, range, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_ptr_nonnull(strstr(c.err, "--count must be an integer from 1 to 10, not '11'"));
+}
+END_TEST
+
+/* ---- parsing ------------------------------------------------------------------ */
+
+static void assert_long_rejected(const char *s, long min, long max, int want_errno)
+{
+    long v = 12345;
+
+    errno = 0;
+    ck_assert_msg(parse_long(s, min, max, &v) == -1, "'%s' was accepted", s ? s : "(null)");
+    ck_assert_int_eq(errno, want_errno);
+    ck_assert_int_eq(v, 12345);     /* untouched on failure */
+}
+
+START_TEST(parse_long_accepts_whole_numbers)
+{
+    long v;
+
+    ck_assert_int_eq(parse_long("42", 0, 100, &v), 0);
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(parse_long("-7", -10, 10, &v), 0);
+    ck_assert_int_eq(v, -7);
+    ck_assert_int_eq(parse_long("100", 0, 100, &v), 0);     /* bounds are inclusive */
+    ck_assert_int_eq(v, 100);
+    ck_assert_int_eq(parse_long("0", 0, 0, &v), 0);
+    ck_assert_int_eq(v, 0);
+}
+END_TEST
+
+START_TEST(parse_long_rejects_junk_and_overflow)
+{
+    assert_long_rejected("12abc", 0, 100, EINVAL);
+    assert_long_rejected("", 0, 100, EINVAL);
+    assert_long_rejected(NULL, 0, 100, EINVAL);
+    assert_long_rejected(" 12", 0, 100, EINVAL);
+    assert_long_rejected("+12", 0, 100, EINVAL);
+    assert_long_rejected("-", -5, 5, EINVAL);
+    assert_long_rejected("1.5", 0, 100, EINVAL);
+    assert_long_rejected("99999999999999999999", 0, LONG_MAX, ERANGE);
+    assert_long_rejected("-99999999999999999999", LONG_MIN, 0, ERANGE);
+    assert_long_rejected("101", 0, 100, ERANGE);
+    assert_long_rejected("-1", 0, 100, ERANGE);     /* a negative where none is allowed */
+}
+END_TEST
+
+START_TEST(parse_size_understands_suffixes)
+{
+    static const struct { const char *s; uint64_t v; } cases[] = {
+        {"0", 0}, {"4096", 4096}, {"64K", 65536}, {"64k", 65536}, {"1M", 1048576},
+        {"2G", 2147483648ULL}, {"1T", 1099511627776ULL}, {"1KiB", 1024}, {"3MB", 3145728},
+    };
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t v = 1;
+
+        ck_assert_msg(parse_size(cases[i].s, 0, UINT64_MAX, &v) == 0, "'%s' rejected", cases[i].s);
+        ck_assert_uint_eq(v, cases[i].v);
+    }
+}
+END_TEST
+
+START_TEST(parse_size_rejects_bad_sizes)
+{
+    static const struct { const char *s; int err; } cases[] = {
+        {"", EINVAL}, {"-1", EINVAL}, {"12abc", EINVAL}, {"1X", EINVAL}, {"1KB B", EINVAL},
+        {"K", EINVAL}, {" 1K", EINVAL}, {"1Ki", EINVAL}, {"99999999999999999999", ERANGE},
+        {"17179869184G", ERANGE},   /* 2^34 GiB = 2^64 bytes: one past the top */
+    };
+    uint64_t v = 7;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        errno = 0;
+        ck_assert_msg(parse_size(cases[i].s, 0, UINT64_MAX, &v) == -1, "'%s' accepted", cases[i].s);
+        ck_assert_msg(errno == cases[i].err, "'%s': errno %d", cases[i].s, errno);
+    }
+    ck_assert_int_eq(parse_size("2M", 0, 1048576, &v), -1);     /* over max */
+    ck_assert_int_eq(errno, ERANGE);
+    ck_assert_int_eq(parse_size("1K", 4096, 8192, &v), -1);     /* under min */
+    ck_assert_int_eq(errno, ERANGE);
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
+/* ---- timing.c ------------------------------------------------------------------ */
+
+START_TEST(clock_is_monotonic_and_sleep_sleeps)
+{
+    uint64_t t0 = now_ns(), t1;
+
+    sleep_ms(20);
+    t1 = now_ns();
+    ck_assert_uint_ge(t1 - t0, 20 * 1000 * 1000);   /* at least: an upper bound would be flaky */
+    ck_assert_uint_ge(elapsed_ns(t0), t1 - t0);
+    ck_assert_double_eq_tol(ns_to_s(1500000000), 1.5, 1e-12);
+}
+END_TEST
+
+START_TEST(human_formats)
+{
+    ck_assert_str_eq(fmt_duration(999).s, "999 ns");
+    ck_assert_str_eq(fmt_duration(1500).s, "1.5 µs");
+    ck_assert_str_eq(fmt_duration(2300000).s, "2.3 ms");
+    ck_assert_str_eq(fmt_duration(1250000000).s, "1.25 s");
+    ck_assert_str_eq(fmt_duration(150e3).s, "150 µs");
+    ck_assert_str_eq(fmt_bytes(0).s, "0 B");
+    ck_assert_str_eq(fmt_bytes(512).s, "512 B");
+    ck_assert_str_eq(fmt_bytes(1023).s, "1023 B");
+    ck_assert_str_eq(fmt_bytes(65536).s, "64 KiB");
+    ck_assert_str_eq(fmt_bytes(1572864).s, "1.5 MiB");
+    ck_assert_str_eq(fmt_bytes(UINT64_MAX).s, "16 EiB");
+    ck_assert_str_eq(fmt_rate(2469606195ULL, 1000000000).s, "2.3 GiB/s");
+    ck_assert_str_eq(fmt_rate(1024, 2000000000).s, "512 B/s");
+    ck_assert_str_eq(fmt_rate(1, 0).s, "inf B/s");
+}
+END_TEST
+
+/* ---- stats.c --------------------------------------------------------------------- */
+
+START_TEST(percentiles_interpolate_between_ranks)
+{
+    double four[] = {1, 2, 3, 4};
+    double ten[] = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+    struct stats s;
+
+    ck_assert_double_eq_tol(percentile_sorted(four, 4, 50), 2.5, 1e-12);
+    ck_assert_double_eq_tol(percentile_sorted(four, 4, 0), 1, 1e-12);
+    ck_assert_double_eq_tol(percentile_sorted(four, 4, 100), 4, 1e-12);
+    ck_assert_double_eq_tol(percentile_sorted(four, 4, 25), 1.75, 1e-12);
+    ck_assert_int_eq(stats_compute(ten, 10, &s), 0);
+    ck_assert_double_eq(ten[0], 1);                         /* sorted in place */
+    ck_assert_double_eq_tol(s.p50, 5.5, 1e-12);
+    ck_assert_double_eq_tol(s.p90, 9.1, 1e-12);
+    ck_assert_double_eq_tol(s.p99, 9.91, 1e-12);
+    ck_assert_double_eq_tol(s.p999, 9.991, 1e-12);
+    ck_assert_double_eq(s.min, 1);
+    ck_assert_double_eq(s.max, 10);
+}
+END_TEST
+
+START_TEST(mean_and_sample_stddev)
+{
+    double v[] = {2, 4, 4, 4, 5, 5, 7, 9};
+    double one[] = {42};
+    struct stats s;
+
+    ck_assert_int_eq(stats_compute(v, 8, &s), 0);
+    ck_assert_uint_eq(s.n, 8);
+    ck_assert_double_eq_tol(s.mean, 5, 1e-12);
+    ck_assert_double_eq_tol(s.stddev, sqrt(32.0 / 7.0), 1e-12);  /* n - 1 in the divisor */
+    ck_assert_int_eq(stats_compute(one, 1, &s), 0);
+    ck_assert_double_eq(s.stddev, 0);
+    ck_assert_double_eq(s.p999, 42);
+    errno = 0;
+    ck_assert_int_eq(stats_compute(v, 0, &s), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
+/* ---- io.c ------------------------------------------------------------------------ */
+
+#define BIG (1024 * 1024)
+
+/* A pipe shrunk to one page forces write() to return early many times. */
+START_TEST(write_full_finishes_across_a_small_pipe)
+{
+    unsigned char *buf = malloc(BIG);
+    int fds[2];
+    pid_t pid;
+    int status;
+
+    ck_assert_ptr_nonnull(buf);
+    for (size_t i = 0; i < BIG; i++)
+        buf[i] = (unsigned char)(i * 7);
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(fcntl(fds[1], F_SETPIPE_SZ, 4096), 4096);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {                     /* reader: small reads, checks every byte */
+        unsigned char chunk[1000];
+        size_t got = 0;
+        ssize_t n;
+
+        close(fds[1]);
+        while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
+            for (ssize_t i = 0; i < n; i++, got++)
+                if (chunk[i] != (unsigned char)(got * 7))
+                    _exit(3);
+        _exit(got == BIG ? 0 : 4);
+    }
+    close(fds[0]);
+    ck_assert_int_eq(write_full(fds[1], buf, BIG), BIG);
+    close(fds[1]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    free(buf);
+}
+END_TEST
+
+START_TEST(read_full_collects_pieces_and_reports_eof)
+{
+    char buf[64] = {0};
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(write(fds[1], "abc", 3), 3);
+    ck_assert_int_eq(write(fds[1], "defg", 4), 4);
+    ck_assert_int_eq(read_full(fds[0], buf, 5), 5);             /* across two writes */
+    ck_assert_str_eq(buf, "abcde");
+    close(fds[1]);
+    ck_assert_int_eq(read_full(fds[0], buf, sizeof buf), 2);    /* EOF: a short count */
+    ck_assert_int_eq(memcmp(buf, "fg", 2), 0);
+    ck_assert_int_eq(read_full(fds[0], buf, sizeof buf), 0);    /* EOF at once: 0 */
+    close(fds[0]);
+}
+END_TEST
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* A handler installed without SA_RESTART makes read() fail with EINTR. */
+START_TEST(read_full_retries_after_eintr)
+{
+    struct sigaction sa = {.sa_handler = on_alarm};
+    char buf[4];
+    int fds[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sleep_ms(200);
+        _exit(write(fds[1], "late", 4) == 4 ? 0 : 1);
+    }
+    alarm(0);
+    ualarm(50000, 0);                   /* interrupts the read below */
+    ck_assert_int_eq(read_full(fds[0], buf, 4), 4);
+    ck_assert_int_eq(memcmp(buf, "late", 4), 0);
+    waitpid(pid, NULL, 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+END_TEST
+
+START_TEST(io_errors_are_reported)
+{
+    char c = 'x';
+    int fds[2];
+
+    errno = 0;
+    ck_assert_int_eq(read_full(-1, &c, 1), -1);
+    ck_assert_int_eq(errno, EBADF);
+    ck_assert_int_eq(pipe(fds), 0);
+    close(fds[0]);
+    signal(SIGPIPE, SIG_IGN);
+    ck_assert_int_eq(write_str(fds[1], "nobody reads"), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    close(fds[1]);
+}
+END_TEST
+
+/* ---- cleanup.c ------------------------------------------------------------------- */
+
+static bool exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+/* The child creates and registers a real POSIX shm object, tells the parent,
+ * and waits to be killed. */
+START_TEST(cleanup_removes_shm_on_sigterm)
+{
+    char name[64], path[80], ready;
+    int sync[2], status;
+    pid_t pid;
+
+    snprintf(name, sizeof name, "/test_common-%d", (int)getpid());
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    ck_assert_int_eq(pipe(sync), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+
+        /* Check's runner handles SIGTERM; the registry only takes over
+         * signals left at their default action, as a program's are. */
+        signal(SIGTERM, SIG_DFL);
+        if (fd == -1 || cleanup_add_shm(name) == -1)
+            _exit(1);
+        write(sync[1], "r", 1);
+        for (;;)
+            pause();
+    }
+    ck_assert_int_eq(read(sync[0], &ready, 1), 1);
+    ck_assert_msg(exists(path), "%s was not created", path);
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+                  "the child should still die of SIGTERM (status %#x)", status);
+    ck_assert_msg(!exists(path), "%s survived SIGTERM", path);
+    close(sync[0]);
+    close(sync[1]);
+}
+END_TEST
+
+static void register_and_exit(void *arg)
+{
+    const char *dir = arg;
+    char file[256], fifo[300], name[64];
+    int fd, qid;
+    mqd_t mq;
+
+    make_temp_dir(file, sizeof file, "cleanup");        /* honours $TMPDIR */
+    printf("%s\n", file);
+    snprintf(fifo, sizeof fifo, "%s/fifo", file);
+    if (mkfifo(fifo, 0600) == -1 || cleanup_add_path(fifo) == -1)
+        exit(5);
+    snprintf(name, sizeof name, "/test_common-mq-%d", (int)getpid());
+    mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
+    if (mq != (mqd_t)-1) {      /* skipped where message queues are unavailable */
+        cleanup_add_mq(name);
+        mq_close(mq);
+    }
+    qid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    if (qid == -1 || cleanup_add_sysv_shm(qid) == -1)
+        exit(6);
+    printf("%d\n", qid);
+    snprintf(file, sizeof file, "%s/kept", dir);
+    fd = open(file, O_CREAT | O_EXCL | O_WRONLY, 0600);
+    cleanup_forget(cleanup_add_path(file));             /* forgotten: must survive */
+    close(fd);
+    if (fork() == 0)
+        exit(0);        /* a child's exit() must leave its parent's objects alone */
+    wait(NULL);
+    printf("%s\n", exists(fifo) ? "child left them" : "child removed them");
+    exit(0);
+}
+
+START_TEST(cleanup_at_exit_removes_only_what_is_registered)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", made[256], kept[300];
+    struct captured c;
+    int shmid;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("TMPDIR", dir, 1);
+    run_captured(register_and_exit, dir, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_int_eq(sscanf(c.out, "%255s %d", made, &shmid), 2);
+    ck_assert_ptr_nonnull(strstr(c.out, "child left them"));
+    ck_assert_msg(strncmp(made, dir, strlen(dir)) == 0, "%s is not in $TMPDIR", made);
+    ck_assert_msg(!exists(made), "temp dir %s survived exit", made);
+    ck_assert_msg(shmctl(shmid, IPC_STAT, &(struct shmid_ds){0}) == -1 && errno == EINVAL,
+                  "System V segment %d survived exit", shmid);
+    snprintf(kept, sizeof kept, "%s/kept", dir);
+    ck_assert_msg(exists(kept), "a forgotten entry was removed");
+    unlink(kept);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(cleanup_registry_has_limits)
+{
+    char longname[400];
+    int slot = 0;
+
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    errno = 0;
+    ck_assert_int_eq(cleanup_add_path(longname), -1);
+    ck_assert_int_eq(errno, ENAMETOOLONG);
+    for (int i = 0; i < 1000 && slot != -1; i++)
+        slot = cleanup_add_path("/nonexistent/entry");
+    ck_assert_int_eq(slot, -1);
+    ck_assert_int_eq(errno, ENOSPC);
+    cleanup_forget(5);                  /* frees one place */
+    ck_assert_int_eq(cleanup_add_path("/nonexistent/again"), 5);
+}
+END_TEST
+
+/* ---- the suite ----------------------------------------------------------------------- */
+
+static Suite *common_suite(void)
+{
+    Suite *s = suite_create("common");
+    TCase *errors = tcase_create("errors and cli"), *parse = tcase_create("parse");
+    TCase *timing = tcase_create("timing"), *stats = tcase_create("stats");
+    TCase *io = tcase_create("io"), *cleanup = tcase_create("cleanup");
+
+    tcase_add_test(errors, die_errno_prints_cause_and_exits_1);
+    tcase_add_test(errors, die_prints_without_errno_and_exits_1);
+    tcase_add_test(errors, die_errnum_uses_the_given_code);
+    tcase_add_test(errors, warnings_return_and_keep_errno);
+    tcase_add_test(errors, die_usage_prints_usage_and_exits_2);
+    tcase_add_test(errors, pitfall_cli_modes);
+    tcase_add_test(errors, getopt_values_and_operands);
+    tcase_add_test(parse, parse_long_accepts_whole_numbers);
+    tcase_add_test(parse, parse_long_rejects_junk_and_overflow);
+    tcase_add_test(parse, parse_size_understands_suffixes);
+    tcase_add_test(parse, parse_size_rejects_bad_sizes);
+    tcase_add_test(timing, clock_is_monotonic_and_sleep_sleeps);
+    tcase_add_test(timing, human_formats);
+    tcase_add_test(stats, percentiles_interpolate_between_ranks);
+    tcase_add_test(stats, mean_and_sample_stddev);
+    tcase_add_test(io, write_full_finishes_across_a_small_pipe);
+    tcase_add_test(io, read_full_collects_pieces_and_reports_eof);
+    tcase_add_test(io, read_full_retries_after_eintr);
+    tcase_add_test(io, io_errors_are_reported);
+    tcase_add_test(cleanup, cleanup_removes_shm_on_sigterm);
+    tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
+    tcase_add_test(cleanup, cleanup_registry_has_limits);
+    suite_add_tcase(s, errors);
+    suite_add_tcase(s, parse);
+    suite_add_tcase(s, timing);
+    suite_add_tcase(s, stats);
+    suite_add_tcase(s, io);
+    suite_add_tcase(s, cleanup);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(common_suite());
+    int failed;
+
+    srunner_run_all(runner, CK_VERBOSE);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}
