@@ -57,7 +57,7 @@ unit-check: $(UNIT_TESTS)
 
 # `make check`: the chapter's unit tests, then every program in the harness.
 check: all unit-check $(EXAMPLES)
-	$(EXAMPLES) $(HARNESS_FLAGS) $(CURDIR)
+	$(EXAMPLES) $(if $(VALGRIND),--valgrind) $(CURDIR)
 
 # Grade any binary against a solution's expectation:
 #     make check-exercise EX=solution_wc_pipe BIN=~/homework/wc_pipe
