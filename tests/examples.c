@@ -45,6 +45,7 @@ struct program {
     char dir[PATH_MAX];         /* absolute chapter folder */
     char name[128];             /* "basic_pipe_fork" */
     char bin[PATH_MAX + 200];   /* what is run */
+    char title[200];            /* "01_pipes/basic_pipe_fork", the test's name */
 };
 
 static struct program *programs;
@@ -109,7 +110,8 @@ static void list_dir(const char *path, struct names *out)
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             names_add(out, e->d_name);
     closedir(d);
-    qsort(out->v, out->n, sizeof *out->v, compare_strings);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, compare_strings);
 }
 
 /* The id column (the second) of /proc/sysvipc/shm, msg or sem. */
@@ -127,7 +129,8 @@ static void list_sysv(const char *table, struct names *out)
             if (sscanf(line, "%31s %31s", key, id) == 2)
                 names_add(out, id);
     fclose(fp);
-    qsort(out->v, out->n, sizeof *out->v, compare_strings);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, compare_strings);
 }
 
 enum place { DEV_SHM, MQUEUE, TMP, SYSV_SHM, SYSV_MSG, SYSV_SEM, NPLACES };
@@ -762,12 +765,11 @@ int main(int argc, char *argv[])
     setup_paths();
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; i < nprograms; i++) {
-        char *name;
         TCase *tc;
 
-        if (asprintf(&name, "%s/%s", programs[i].chapter, programs[i].name) < 0)
-            return 1;
-        tc = tcase_create(name);    /* Check keeps the pointer: not freed */
+        snprintf(programs[i].title, sizeof programs[i].title, "%s/%s", programs[i].chapter,
+                 programs[i].name);
+        tc = tcase_create(programs[i].title);
         tcase_set_timeout(tc, 3600); /* our own limits apply to each run */
         tcase_add_loop_test(tc, run_program, (int)i, (int)i + 1);
         suite_add_tcase(suite, tc);
