@@ -473,7 +473,7 @@ static void judge_patterns(const struct expect_case *c, const struct outcome *o,
         const char *stream = p->stream == STDOUT_STREAM ? "stdout" : "stderr";
 
         if (any_line_matches(&p->re, text) == p->negated)
-            fault(v, "%s %s a line matching /%s/", stream, p->negated ? "has" : "has no", p->source);
+            fault(v, "%s has %s line matching /%s/", stream, p->negated ? "a" : "no", p->source);
     }
 }
 
@@ -521,7 +521,8 @@ static int check_case(const struct program *prog, const struct expect_case *c, b
                c->is_demo && o.seconds > DEMO_BUDGET_S * opt.timeout_scale
                    ? " (slow: over the 2 s budget)" : "");
     } else {
-        printf("  FAIL %s/%s: %s: %s\n", prog->chapter, prog->name, c->label, v.why);
+        printf("  FAIL %s/%s: %s: %.*s\n", prog->chapter, prog->name, c->label,
+               (int)strlen(v.why) - 2, v.why);                      /* without the last "; " */
         show_stream("stdout", o.out);
         show_stream("stderr", o.err);
     }
