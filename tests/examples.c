@@ -318,7 +318,7 @@ static int temp_file(const char *what)
 static char **build_argv(const struct program *prog, const struct expect_case *c)
 {
     static const char *const valgrind[] = {
-        "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+        "valgrind", "-q", "--vgdb=no", "--error-exitcode=99", "--leak-check=full",
         "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
         "--trace-children=yes", "--trace-children-skip=/usr/*,/bin/*,/sbin/*", NULL,
     };
