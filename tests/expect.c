@@ -174,7 +174,7 @@ static int apply(struct expectation *exp, struct expect_case **cur, const char *
 
         if (argv == NULL)
             return snprintf(why, whysize, "unclosed quote"), -1;
-        *cur = expect_add_case(exp, value, argv, 0);
+        *cur = expect_add_case(exp, *value != '\0' ? value : "(no arguments)", argv, 0);
         free_argv(argv);
         return 0;
     }
