@@ -656,10 +656,10 @@ static void add_program(const char *dir, const char *file)
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     snprintf(p->chapter, sizeof p->chapter, "%s", strrchr(dir, '/') + 1);
     snprintf(p->name, sizeof p->name, "%.*s", (int)(strlen(file) - 2), file);
-    if (opt.bin != NULL)
-        snprintf(p->bin, sizeof p->bin, "%s", opt.bin);
-    else
+    if (opt.bin == NULL)
         snprintf(p->bin, sizeof p->bin, "%s/%s", dir, p->name);
+    else if (realpath(opt.bin, p->bin) == NULL)     /* programs run in their own directory */
+        snprintf(p->bin, sizeof p->bin, "%s", opt.bin);     /* reported missing later */
 }
 
 static void find_programs(const char *chapter_dir)
