@@ -20,6 +20,9 @@
 
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 
+/* Short text returned by value, usable inline: printf("%s", fmt_bytes(n).s). */
+struct human { char s[40]; };
+
 /* ---- errors.c: one error idiom ------------------------------------------
  * Messages go to stderr as "prog: message" (prog is the program's base
  * name).  Exit status: 1 for a failing system call or other fatal error,
@@ -32,6 +35,9 @@ noreturn void die_errnum(int errnum, const char *fmt, ...) PRINTF_LIKE(2, 3); /*
 noreturn void die(const char *fmt, ...) PRINTF_LIKE(1, 2);        /* no errno, exit 1 */
 void warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);          /* like die_errno, returns */
 void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);            /* like die, returns */
+/* A waitpid() status in words: "exit status 3" or "killed by signal 13
+ * (SIGPIPE)". */
+struct human fmt_wait_status(int wstatus);
 
 /* ---- cli.c: the command line ---------------------------------------------
  * `usage` is the part after the program name, e.g. "[--fixed]".
@@ -72,13 +78,11 @@ uint64_t cli_size(const char *s, uint64_t min, uint64_t max, const char *what,
  *     printf("%s\n", fmt_bytes(65536).s);        prints "64 KiB"
  * The text lives until the end of the full expression that contains it.
  */
-struct human { char s[32]; };
-
 uint64_t now_ns(void);                         /* CLOCK_MONOTONIC, nanoseconds */
 uint64_t elapsed_ns(uint64_t since_ns);        /* now_ns() - since_ns */
 double ns_to_s(uint64_t ns);
 void sleep_ms(unsigned ms);                    /* sleeps the whole time despite signals */
-struct human fmt_duration(double ns);          /* "812 ns", "1.5 µs", "2.30 ms", "1.25 s" */
+struct human fmt_duration(double ns);          /* "812 ns", "1.5 µs", "2.3 ms", "1.25 s" */
 struct human fmt_bytes(uint64_t bytes);        /* "512 B", "64 KiB", "1.5 MiB" */
 struct human fmt_rate(uint64_t bytes, uint64_t ns); /* "2.3 GiB/s" */
 

@@ -153,6 +153,28 @@ START_TEST(die_usage_prints_usage_and_exits_2)
 }
 END_TEST
 
+START_TEST(wait_status_in_words)
+{
+    int status;
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(3);
+    waitpid(pid, &status, 0);
+    ck_assert_str_eq(fmt_wait_status(status).s, "exit status 3");
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    ck_assert_str_eq(fmt_wait_status(status).s, "killed by signal 13 (SIGPIPE)");
+}
+END_TEST
+
 /* Runs cli_pitfall_fixed on the argument vector in arg, prints the result. */
 static void call_pitfall_cli(void *arg)
 {
@@ -627,6 +649,7 @@ static Suite *common_suite(void)
     tcase_add_test(errors, die_errnum_uses_the_given_code);
     tcase_add_test(errors, warnings_return_and_keep_errno);
     tcase_add_test(errors, die_usage_prints_usage_and_exits_2);
+    tcase_add_test(errors, wait_status_in_words);
     tcase_add_test(errors, pitfall_cli_modes);
     tcase_add_test(errors, getopt_values_and_operands);
     tcase_add_test(parse, parse_long_accepts_whole_numbers);
