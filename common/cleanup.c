@@ -33,7 +33,7 @@ struct entry {
 static struct entry entries[MAX_ENTRIES];
 static volatile sig_atomic_t installed;
 
-static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 
 static void remove_entry(struct entry *e)
 {

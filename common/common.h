@@ -115,7 +115,8 @@ ssize_t write_str(int fd, const char *s);
 
 /* ---- cleanup.c: remove what the program created ---------------------------
  * Register each named object right after creating it.  At exit(), and on
- * SIGINT, SIGTERM or SIGHUP (while those are at their default action),
+ * SIGINT, SIGTERM, SIGHUP or SIGPIPE (while at their default action: a
+ * program piped into `head` dies of SIGPIPE and must still clean up),
  * everything still registered is removed in reverse order, and a signal is
  * then re-raised so the exit status still tells what happened.  Removal uses
  * only async-signal-safe system calls.  Only the process that registered an
