@@ -62,6 +62,18 @@ void cli_no_operands(int argc, char *argv[], const char *usage)
         die_usage(usage, "unexpected argument '%s'", argv[optind]);
 }
 
+void cli_no_options(int argc, char *argv[], const char *usage)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+
+    while (cli_getopt(argc, argv, "h", longopts, usage) != -1)
+        ;
+    cli_no_operands(argc, argv, usage);
+}
+
 bool cli_pitfall_fixed(int argc, char *argv[], const char *usage)
 {
     static const struct option longopts[] = {

@@ -35,8 +35,16 @@ noreturn void die_errnum(int errnum, const char *fmt, ...) PRINTF_LIKE(2, 3); /*
 noreturn void die(const char *fmt, ...) PRINTF_LIKE(1, 2);        /* no errno, exit 1 */
 void warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);          /* like die_errno, returns */
 void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);            /* like die, returns */
-/* A waitpid() status in words: "exit status 3" or "killed by signal 13
- * (SIGPIPE)". */
+
+/* ---- proc.c: child processes -----------------------------------------------
+ * fork_or_die() flushes stdio first (else the child inherits unwritten
+ * output and prints it a second time) and dies if fork() fails.
+ * reap_child() waits for `pid` (retrying after EINTR), prints
+ * "[role] reaped child PID: exit status N" (or "killed by signal ...") and
+ * returns the wait status. */
+pid_t fork_or_die(void);
+int reap_child(pid_t pid, const char *role);
+/* A waitpid() status in words: "exit status 3" or "killed by signal 13 (SIGPIPE)". */
 struct human fmt_wait_status(int wstatus);
 
 /* ---- cli.c: the command line ---------------------------------------------
@@ -55,6 +63,8 @@ int cli_getopt(int argc, char *argv[], const char *shortopts,
                const struct option *longopts, const char *usage);
 /* die_usage() if any operand is left after the options. */
 void cli_no_operands(int argc, char *argv[], const char *usage);
+/* The whole command line of a program that takes no options: [-h|--help]. */
+void cli_no_options(int argc, char *argv[], const char *usage);
 /* The whole command line of a pitfall program: [--fixed] [-h|--help].
  * Returns true when --fixed was given. */
 bool cli_pitfall_fixed(int argc, char *argv[], const char *usage);

@@ -3,11 +3,9 @@
 #include "common.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 const char *prog_name(void)
 {
@@ -81,18 +79,4 @@ void warn_msg(const char *fmt, ...)
     va_start(ap, fmt);
     report(0, fmt, ap);
     va_end(ap);
-}
-
-struct human fmt_wait_status(int wstatus)
-{
-    struct human h;
-
-    if (WIFEXITED(wstatus))
-        snprintf(h.s, sizeof h.s, "exit status %d", WEXITSTATUS(wstatus));
-    else if (WIFSIGNALED(wstatus))
-        snprintf(h.s, sizeof h.s, "killed by signal %d (SIG%s)", WTERMSIG(wstatus),
-                 sigabbrev_np(WTERMSIG(wstatus)));
-    else
-        snprintf(h.s, sizeof h.s, "wait status %#x", (unsigned)wstatus);
-    return h;
 }

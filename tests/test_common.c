@@ -175,6 +175,64 @@ START_TEST(wait_status_in_words)
 }
 END_TEST
 
+static void fork_and_reap(void *arg)
+{
+    pid_t pid;
+
+    (void)arg;
+    setvbuf(stdout, NULL, _IOFBF, 0);   /* as into a pipe: output waits in the buffer */
+    printf("before fork|");
+    pid = fork_or_die();
+    if (pid == 0)
+        exit(7);                        /* exit() flushes: unflushed text would show twice */
+    printf("status=%#x|", (unsigned)reap_child(pid, "parent"));
+}
+
+START_TEST(fork_flushes_and_reap_reports)
+{
+    struct captured c;
+
+    run_captured(fork_and_reap, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(strstr(c.out, "before fork|") == c.out && strstr(c.out + 1, "before fork|") == NULL,
+                  "output before fork() printed twice: '%s'", c.out);
+    ck_assert_ptr_nonnull(strstr(c.out, "] reaped child "));
+    ck_assert_ptr_nonnull(strstr(c.out, ": exit status 7\nstatus=0x700|"));
+    ck_assert_ptr_nonnull(strstr(c.out, "[parent] reaped child"));
+}
+END_TEST
+
+static void call_no_options(void *arg)
+{
+    char **argv = arg;
+    int argc = 0;
+
+    while (argv[argc] != NULL)
+        argc++;
+    optind = 1;
+    cli_no_options(argc, argv, "");
+    printf("ran\n");
+}
+
+START_TEST(no_options_accepts_only_help)
+{
+    char *none[] = {"prog", NULL}, *help[] = {"prog", "-h", NULL};
+    char *opt[] = {"prog", "--fixed", NULL}, *operand[] = {"prog", "x", NULL};
+    struct captured c;
+
+    run_captured(call_no_options, none, &c);
+    ck_assert_str_eq(c.out, "ran\n");
+    run_captured(call_no_options, help, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_ptr_nonnull(strstr(c.out, "usage: test_common"));
+    run_captured(call_no_options, opt, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    run_captured(call_no_options, operand, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_str_eq(c.out, "");
+}
+END_TEST
+
 /* Runs cli_pitfall_fixed on the argument vector in arg, prints the result. */
 static void call_pitfall_cli(void *arg)
 {
@@ -640,7 +698,7 @@ END_TEST
 static Suite *common_suite(void)
 {
     Suite *s = suite_create("common");
-    TCase *errors = tcase_create("errors and cli"), *parse = tcase_create("parse");
+    TCase *errors = tcase_create("errors, processes, cli"), *parse = tcase_create("parse");
     TCase *timing = tcase_create("timing"), *stats = tcase_create("stats");
     TCase *io = tcase_create("io"), *cleanup = tcase_create("cleanup");
 
@@ -650,6 +708,8 @@ static Suite *common_suite(void)
     tcase_add_test(errors, warnings_return_and_keep_errno);
     tcase_add_test(errors, die_usage_prints_usage_and_exits_2);
     tcase_add_test(errors, wait_status_in_words);
+    tcase_add_test(errors, fork_flushes_and_reap_reports);
+    tcase_add_test(errors, no_options_accepts_only_help);
     tcase_add_test(errors, pitfall_cli_modes);
     tcase_add_test(errors, getopt_values_and_operands);
     tcase_add_test(parse, parse_long_accepts_whole_numbers);
