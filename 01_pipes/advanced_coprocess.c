@@ -1,0 +1,238 @@
+/* advanced_coprocess.c - drive a filter through two pipes without deadlocking
+ *
+ * A coprocess is a filter (tr, sed, cat) whose stdin and stdout are both
+ * pipes to us.  "Write all the input, then read the output" deadlocks once
+ * the input outgrows the pipes: the filter blocks writing its output, stops
+ * reading, and we block writing.  Here the parent polls both ends, moves
+ * whichever can move and checks every output byte, as Python's
+ * subprocess.communicate() does; bash's coproc leaves this to the script.
+ *
+ * Guide part: real-world (a coprocess, as subprocess.communicate() drives one).
+ * Run: ./advanced_coprocess [--size SIZE] [--filter tr|sed|cat]
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "[--size SIZE] [--filter tr|sed|cat]    (SIZE from 1 to 16M, default 256K; filter default tr)";
+
+struct filter {
+    const char *name;
+    char *argv[4];
+    bool upcases;               /* tr and sed turn a-z into A-Z; cat copies */
+};
+
+static struct filter filters[] = {
+    {"tr", {"tr", "a-z", "A-Z", NULL}, true},
+    {"sed", {"sed", "-u", "y/abcdefghijklmnopqrstuvwxyz/ABCDEFGHIJKLMNOPQRSTUVWXYZ/", NULL}, true},
+    {"cat", {"cat", NULL}, false},
+};
+
+static struct filter *find_filter(const char *name)
+{
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++)
+        if (strcmp(filters[i].name, name) == 0)
+            return &filters[i];
+    die_usage(usage, "--filter must be tr, sed or cat, not '%s'", name);
+}
+
+/* Lines of text, cut at exactly `size` bytes. */
+static char *make_input(size_t size)
+{
+    char *buf = malloc(size), line[64];
+    unsigned n = 0;
+
+    if (buf == NULL)
+        die_errno("malloc %zu bytes", size);
+    for (size_t off = 0; off < size; n++) {
+        size_t len = (size_t)snprintf(line, sizeof line, "line %06u: pack my box with five dozen jugs\n", n);
+
+        len = len < size - off ? len : size - off;
+        memcpy(buf + off, line, len);
+        off += len;
+    }
+    return buf;
+}
+
+static pid_t start_filter(struct filter *f, int *to_child, int *from_child)
+{
+    int in[2], out[2];
+    pid_t pid;
+
+    /* O_CLOEXEC on all four ends: dup2() below clears it on fds 0 and 1
+     * only, so the filter keeps nothing else.  A filter holding the write
+     * end of its own stdin would never see EOF. */
+    if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
+        die_errno("pipe2");
+    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
+    pid = fork();
+    if (pid == -1)
+        die_errno("fork");
+    if (pid == 0) {
+        if (dup2(in[0], STDIN_FILENO) == -1 || dup2(out[1], STDOUT_FILENO) == -1)
+            die_errno("dup2");
+        execvp(f->argv[0], f->argv);
+        die_errno("exec %s", f->argv[0]);
+    }
+    close(in[0]);
+    close(out[1]);
+    *to_child = in[1];
+    *from_child = out[0];
+    return pid;
+}
+
+static void set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+        die_errno("fcntl O_NONBLOCK on fd %d", fd);
+}
+
+/* Check a chunk of output against what the filter should make of the input. */
+static void check_output(const struct filter *f, const char *input, size_t size,
+                         size_t at, const char *chunk, size_t n)
+{
+    if (at + n > size)
+        die("the filter wrote more than %zu bytes", size);
+    for (size_t i = 0; i < n; i++) {
+        char want = f->upcases ? (char)toupper((unsigned char)input[at + i]) : input[at + i];
+
+        if (chunk[i] != want)
+            die("output differs from the expected at byte %zu", at + i);
+    }
+}
+
+/* The whole lesson: never block on one pipe while the other one could move. */
+static size_t pump(const struct filter *f, int to_child, int from_child,
+                   const char *input, size_t size)
+{
+    struct pollfd pfd[2] = {{to_child, POLLOUT, 0}, {from_child, POLLIN, 0}};
+    size_t sent = 0, got = 0, max_in_flight = 0;
+    unsigned rounds = 0, writes = 0, reads = 0, write_stalls = 0;
+    char chunk[16384];
+
+    while (pfd[1].fd != -1) {
+        int ready = poll(pfd, 2, 2000);
+
+        if (ready == -1 && errno != EINTR)
+            die_errno("poll");
+        if (ready == 0)
+            die("the filter made no progress for 2 s");
+        rounds++;
+        if (pfd[0].fd != -1 && pfd[0].revents == 0)
+            write_stalls++;         /* a blocking write() would be stuck right now */
+        if (pfd[0].revents & (POLLOUT | POLLERR)) {
+            ssize_t w = write(to_child, input + sent, size - sent);
+
+            if (w == -1 && errno != EAGAIN)
+                die_errno("write to the filter");
+            if (w > 0) {
+                sent += (size_t)w;
+                writes++;
+            }
+            if (sent == size) {
+                printf("[parent] all %zu bytes sent by %u write() calls; closing the write end so %s sees EOF\n",
+                       size, writes, f->name);
+                close(to_child);
+                pfd[0].fd = -1;     /* poll() ignores negative fds */
+            }
+        }
+        if (pfd[1].revents & (POLLIN | POLLHUP)) {
+            ssize_t n = read(from_child, chunk, sizeof chunk);
+
+            if (n == -1 && errno != EAGAIN)
+                die_errno("read from the filter");
+            if (n == 0) {
+                printf("[parent] read() returned 0: EOF, %s closed its stdout after %zu bytes\n",
+                       f->name, got);
+                close(from_child);
+                pfd[1].fd = -1;
+            } else if (n > 0) {
+                check_output(f, input, size, got, chunk, (size_t)n);
+                got += (size_t)n;
+                reads++;
+            }
+        }
+        if (sent - got > max_in_flight)
+            max_in_flight = sent - got;
+    }
+    printf("[parent] %u poll() rounds, %u reads; the write end was full in %u of them\n",
+           rounds, reads, write_stalls);
+    printf("[parent] at most %s were in flight at once (in the two pipes and inside %s)\n",
+           fmt_bytes(max_in_flight).s, f->name);
+    return got;
+}
+
+static void reap(const char *name, pid_t child)
+{
+    int status;
+
+    if (waitpid(child, &status, 0) == -1)
+        die_errno("waitpid");
+    if (WIFEXITED(status))
+        printf("[parent] reaped %s (pid %d): exit status %d\n", name, (int)child, WEXITSTATUS(status));
+    else
+        printf("[parent] reaped %s (pid %d): killed by signal %d\n", name, (int)child, WTERMSIG(status));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("%s did not succeed", name);
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option longopts[] = {
+        {"size", required_argument, NULL, 's'},
+        {"filter", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct filter *f = &filters[0];
+    size_t size = 256 * 1024, got;
+    int to_child, from_child, c, capacity;
+    char *input;
+    pid_t child;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    while ((c = cli_getopt(argc, argv, "s:f:h", longopts, usage)) != -1) {
+        if (c == 's')
+            size = (size_t)cli_size(optarg, 1, 16 << 20, "--size", usage);
+        else if (c == 'f')
+            f = find_filter(optarg);
+    }
+    cli_no_operands(argc, argv, usage);
+
+    input = make_input(size);
+    child = start_filter(f, &to_child, &from_child);
+    /* A filter that dies early would kill us with SIGPIPE on the next
+     * write; ignored here, after fork, so the filter keeps the default. */
+    signal(SIGPIPE, SIG_IGN);
+    capacity = fcntl(to_child, F_GETPIPE_SZ);
+    if (capacity == -1)
+        die_errno("fcntl F_GETPIPE_SZ");
+    printf("[parent] started %s as pid %d: its stdin and stdout are pipes of %s each\n",
+           f->name, (int)child, fmt_bytes((uint64_t)capacity).s);
+    printf("[parent] sending %s; the two pipes hold %s together, so writing it all before "
+           "reading %s\n", fmt_bytes(size).s, fmt_bytes(2 * (uint64_t)capacity).s,
+           size > 2 * (size_t)capacity ? "would deadlock" : "would still fit");
+    set_nonblocking(to_child);
+    set_nonblocking(from_child);
+
+    got = pump(f, to_child, from_child, input, size);
+    if (got != size)
+        die("%s returned %zu bytes, expected %zu", f->name, got, size);
+    printf("[parent] output matches: %zu bytes, %s\n", got,
+           f->upcases ? "every a-z turned into A-Z" : "identical to the input");
+    free(input);
+    reap(f->name, child);
+    return 0;
+}

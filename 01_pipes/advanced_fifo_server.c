@@ -1,0 +1,250 @@
+/* advanced_fifo_server.c - one server FIFO, many clients, a private reply FIFO each
+ *
+ * Clients write fixed-size requests (pid and query, at most PIPE_BUF bytes, so
+ * each write() is atomic and concurrent clients never mix) into the server's
+ * well-known FIFO; the server answers on the FIFO named after the client's
+ * pid and never blocks on a client that has gone.  On SIGINT/SIGTERM it leaves
+ * its loop through exit(), so the cleanup registry removes its FIFO.
+ *
+ * Guide part: theory (FIFOs: the client/server design with reply FIFOs).
+ * Run: ./advanced_fifo_server
+ *      two terminals: ./advanced_fifo_server --server DIR   (Ctrl-C stops it)
+ *                     ./advanced_fifo_server --client DIR [N]
+ */
+#define _GNU_SOURCE
+#include "common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] = "[--server DIR | --client DIR [N]]    (N requests, 1 to 1000)";
+
+enum { CLIENTS = 3, REPLY_TIMEOUT_MS = 2000 };
+
+/* Both directions.  Fixed size, at most PIPE_BUF: one write() is one atomic
+ * record, so the server reads back whole requests however many clients write. */
+struct message {
+    int32_t pid;                /* names the reply FIFO: DIR/reply.<pid> */
+    int32_t seq;
+    char text[120];
+};
+_Static_assert(sizeof(struct message) <= PIPE_BUF, "a message must be one atomic write");
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+/* Creates FIFO `path` (exit() removes it) and opens it for reading without
+ * waiting for a writer, then for writing too: that dummy write end is never
+ * written, it keeps the FIFO's writer count above zero.  Without it, read()
+ * returns 0 (EOF) and poll() reports POLLHUP each time the last connected peer
+ * closes, so the reader would spin, or close and reopen the FIFO between
+ * peers.  The read end stays non-blocking: read() follows a poll() that saw data. */
+static int create_fifo_with_dummy_writer(const char *path, int *dummy)
+{
+    int fd;
+
+    if (mkfifo(path, 0600) == -1)
+        die_errno("mkfifo %s", path);
+    if (cleanup_add_path(path) == -1)
+        die_errno("cleanup_add_path %s", path);
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
+        die_errno("open %s for reading", path);
+    if ((*dummy = open(path, O_WRONLY)) == -1)   /* a reader exists: no wait */
+        die_errno("open %s for writing", path);
+    return fd;
+}
+
+static void answer(const char *dir, struct message *msg, int served)
+{
+    struct message rep = {.pid = msg->pid, .seq = msg->seq};
+    char path[PATH_MAX];
+    int fd;
+
+    msg->text[sizeof msg->text - 1] = '\0';     /* never trust a peer's string */
+    for (size_t i = 0; msg->text[i] != '\0'; i++)
+        rep.text[i] = (char)toupper((unsigned char)msg->text[i]);
+    snprintf(path, sizeof path, "%s/reply.%d", dir, (int)msg->pid);
+    /* O_NONBLOCK: a client that is gone (no reader) gives ENXIO at once
+     * instead of blocking the server, and every other client, forever. */
+    if ((fd = open(path, O_WRONLY | O_NONBLOCK)) == -1) {
+        printf("[server] request of pid %d dropped: %s: %s\n", (int)msg->pid, path,
+               strerror(errno));
+        return;
+    }
+    printf("[server] request %d: pid %d asked \"%s\", replying on reply.%d\n",
+           served, (int)msg->pid, msg->text, (int)msg->pid);
+    /* At most PIPE_BUF and non-blocking: all or nothing, EAGAIN if full. */
+    if (write(fd, &rep, sizeof rep) != (ssize_t)sizeof rep)
+        printf("[server] reply to pid %d lost: %s\n", (int)msg->pid, strerror(errno));
+    close(fd);
+}
+
+static noreturn void run_server(const char *dir, int ready_fd)
+{
+    struct sigaction sa = {.sa_handler = on_stop};      /* no SA_RESTART */
+    char path[PATH_MAX];
+    int fd, dummy, served = 0;
+    sigset_t waiting;
+
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a client vanishing mid-reply is EPIPE, not our death */
+    /* The stop signals stay blocked except inside ppoll(): one that arrives
+     * between the flag test and the wait is not lost, ppoll() returns EINTR. */
+    sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting);
+
+    snprintf(path, sizeof path, "%s/server.fifo", dir);
+    fd = create_fifo_with_dummy_writer(path, &dummy);
+    printf("[server] listening on %s (read fd %d, dummy write fd %d)%s\n", path, fd, dummy,
+           ready_fd < 0 ? ", Ctrl-C stops it" : "");
+    if (ready_fd >= 0)
+        close(ready_fd);        /* EOF on the parent's end: "ready" */
+
+    while (!stop_signal) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        struct message msg;
+        ssize_t n;
+
+        if (ppoll(&pfd, 1, NULL, &waiting) == -1 && errno != EINTR)
+            die_errno("ppoll");
+        n = read(fd, &msg, sizeof msg);         /* one whole request, or EAGAIN */
+        if (n == (ssize_t)sizeof msg && msg.pid > 0)
+            answer(dir, &msg, ++served);
+        else if (n != -1 || errno != EAGAIN)
+            printf("[server] ignored a malformed request (read returned %zd)\n", n);
+    }
+    printf("[server] %s received after %d requests: leaving through exit(), "
+           "which removes server.fifo\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM", served);
+    exit(0);                    /* also closes fd and the dummy write end */
+}
+
+static noreturn void run_client(const char *dir, int id, long requests)
+{
+    char path[PATH_MAX], reply_path[PATH_MAX];
+    pid_t pid = getpid();
+    int rfd, dummy, sfd;
+
+    snprintf(path, sizeof path, "%s/server.fifo", dir);
+    /* O_NONBLOCK: with no server (no reader) this fails with ENXIO at once */
+    if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1)
+        die_errno("open %s (is the server running?)", path);
+    if (fcntl(sfd, F_SETFL, 0) == -1)           /* clear O_NONBLOCK: if full, wait */
+        die_errno("fcntl F_SETFL");
+    snprintf(reply_path, sizeof reply_path, "%s/reply.%d", dir, (int)pid);
+    /* Our own dummy writer: between two replies the server has closed its
+     * end, and read() must wait for the next reply, not report EOF. */
+    rfd = create_fifo_with_dummy_writer(reply_path, &dummy);
+
+    for (int seq = 1; seq <= requests; seq++) {
+        struct message msg = {.pid = pid, .seq = seq}, rep;
+        struct pollfd pfd = {.fd = rfd, .events = POLLIN};
+
+        snprintf(msg.text, sizeof msg.text, "hello from client %d, request %d", id, seq);
+        if (write(sfd, &msg, sizeof msg) != (ssize_t)sizeof msg)
+            die_errno("write request");
+        if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1 ||       /* a dead server must not hang us */
+            read_full(rfd, &rep, sizeof rep) != (ssize_t)sizeof rep || rep.seq != seq)
+            die("client %d: no reply to request %d within %d ms", id, seq, REPLY_TIMEOUT_MS);
+        printf("[client %d] request %d answered: \"%.*s\"\n", id, seq,
+               (int)sizeof rep.text, rep.text);   /* bounded: the peer may not end it */
+    }
+    printf("[client %d] done; exit() closes its ends and removes reply.%d\n", id, (int)pid);
+    exit(0);
+}
+
+static int reap(pid_t pid, const char *who)
+{
+    int status;
+
+    if (waitpid(pid, &status, 0) == -1)
+        die_errno("waitpid");
+    printf("[parent] %s %s %d\n", who, WIFEXITED(status) ? "exited with status" :
+           "killed by signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int run_demo(void)
+{
+    pid_t server, clients[CLIENTS];
+    int ready[2], failed = 0;
+    char dir[PATH_MAX], byte;
+
+    make_temp_dir(dir, sizeof dir, "fifo_server");
+    if (pipe(ready) == -1)
+        die_errno("pipe");
+    fflush(stdout);             /* or the children inherit unflushed output */
+    if ((server = fork()) == -1)
+        die_errno("fork");
+    if (server == 0)
+        run_server(dir, ready[1]);
+    close(ready[1]);
+    /* Clients may only start once server.fifo exists and has its reader:
+     * read() returns 0 when the server closes its copy of the write end. */
+    if (read(ready[0], &byte, 1) != 0)
+        die("the server did not start");
+    close(ready[0]);
+
+    for (int i = 0; i < CLIENTS; i++) {
+        if ((clients[i] = fork()) == -1)
+            die_errno("fork");
+        if (clients[i] == 0)
+            run_client(dir, i + 1, 3);
+    }
+    for (int i = 0; i < CLIENTS; i++)
+        failed |= reap(clients[i], "a client");
+    printf("[parent] all clients answered; sending SIGTERM to the server\n");
+    kill(server, SIGTERM);
+    failed |= reap(server, "server");
+    /* rmdir() only removes an empty directory: proof that no FIFO is left. */
+    if (rmdir(dir) == -1)
+        die_errno("rmdir %s: a FIFO was left behind", dir);
+    printf("[parent] rmdir %s succeeded: no FIFO was left behind\n", dir);
+    return failed ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+    static const struct option longopts[] = {
+        {"server", required_argument, NULL, 's'},
+        {"client", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *server_dir = NULL, *client_dir = NULL;
+    long requests = 3;
+    int c;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    while ((c = cli_getopt(argc, argv, "s:c:h", longopts, usage)) != -1)
+        if (c == 's')
+            server_dir = optarg;
+        else if (c == 'c')
+            client_dir = optarg;
+    if (server_dir != NULL && client_dir != NULL)
+        die_usage(usage, "--server and --client exclude each other");
+    if (client_dir != NULL && optind < argc)
+        requests = cli_long(argv[optind++], 1, 1000, "N", usage);
+    cli_no_operands(argc, argv, usage);
+
+    if (server_dir != NULL)
+        run_server(server_dir, -1);
+    if (client_dir != NULL)
+        run_client(client_dir, (int)getpid(), requests);
+    return run_demo();
+}
