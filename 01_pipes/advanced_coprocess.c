@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -74,10 +73,7 @@ static pid_t start_filter(struct filter *f, int *to_child, int *from_child)
      * end of its own stdin would never see EOF. */
     if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1)
         die_errno("pipe2");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    pid = fork();
-    if (pid == -1)
-        die_errno("fork");
+    pid = fork_or_die();
     if (pid == 0) {
         if (dup2(in[0], STDIN_FILENO) == -1 || dup2(out[1], STDOUT_FILENO) == -1)
             die_errno("dup2");
@@ -174,20 +170,6 @@ static size_t pump(const struct filter *f, int to_child, int from_child,
     return got;
 }
 
-static void reap(const char *name, pid_t child)
-{
-    int status;
-
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[parent] reaped %s (pid %d): exit status %d\n", name, (int)child, WEXITSTATUS(status));
-    else
-        printf("[parent] reaped %s (pid %d): killed by signal %d\n", name, (int)child, WTERMSIG(status));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("%s did not succeed", name);
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -233,6 +215,7 @@ int main(int argc, char *argv[])
     printf("[parent] output matches: %zu bytes, %s\n", got,
            f->upcases ? "every a-z turned into A-Z" : "identical to the input");
     free(input);
-    reap(f->name, child);
+    if (reap_child(child, "parent") != 0)
+        die("%s did not succeed", f->name);
     return 0;
 }

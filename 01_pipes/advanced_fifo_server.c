@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--server DIR | --client DIR [N]]    (N requests, 1 to 1000)";
@@ -168,30 +167,17 @@ static noreturn void run_client(const char *dir, int id, long requests)
     exit(0);
 }
 
-static int reap(pid_t pid, const char *who)
-{
-    int status;
-
-    if (waitpid(pid, &status, 0) == -1)
-        die_errno("waitpid");
-    printf("[parent] %s %s %d\n", who, WIFEXITED(status) ? "exited with status" :
-           "killed by signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-}
-
 static int run_demo(void)
 {
     pid_t server, clients[CLIENTS];
-    int ready[2], failed = 0;
+    int ready[2];
+    bool failed = false;
     char dir[PATH_MAX], byte;
 
     make_temp_dir(dir, sizeof dir, "fifo_server");
     if (pipe(ready) == -1)
         die_errno("pipe");
-    fflush(stdout);             /* or the children inherit unflushed output */
-    if ((server = fork()) == -1)
-        die_errno("fork");
-    if (server == 0)
+    if ((server = fork_or_die()) == 0)
         run_server(dir, ready[1]);
     close(ready[1]);
     /* Clients may only start once server.fifo exists and has its reader:
@@ -201,16 +187,14 @@ static int run_demo(void)
     close(ready[0]);
 
     for (int i = 0; i < CLIENTS; i++) {
-        if ((clients[i] = fork()) == -1)
-            die_errno("fork");
-        if (clients[i] == 0)
+        if ((clients[i] = fork_or_die()) == 0)
             run_client(dir, i + 1, 3);
     }
     for (int i = 0; i < CLIENTS; i++)
-        failed |= reap(clients[i], "a client");
-    printf("[parent] all clients answered; sending SIGTERM to the server\n");
+        failed |= reap_child(clients[i], "parent") != 0;
+    printf("[parent] all clients answered; sending SIGTERM to the server, pid %d\n", (int)server);
     kill(server, SIGTERM);
-    failed |= reap(server, "server");
+    failed |= reap_child(server, "parent") != 0;
     /* rmdir() only removes an empty directory: proof that no FIFO is left. */
     if (rmdir(dir) == -1)
         die_errno("rmdir %s: a FIFO was left behind", dir);

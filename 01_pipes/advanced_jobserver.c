@@ -80,8 +80,8 @@ static int reap_finished(struct make *m, int options)
                 die_errno("write token");
             m->pid[i] = 0;
         }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            die("%s: a job failed (wait status %#x)", m->role, (unsigned)status);
+        if (status != 0)        /* anything but "exit status 0" */
+            die("%s: a job failed (%s)", m->role, fmt_wait_status(status).s);
         reaped++;
         options = WNOHANG;
     }
@@ -156,10 +156,7 @@ static void start(struct make *m, const char *job, bool token, bool recursive)
         i++;
     printf("[%s] job %s starts on %s\n", m->role, job,
            token ? "a token from the pipe" : "the implicit token");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    m->pid[i] = fork();
-    if (m->pid[i] == -1)
-        die_errno("fork");
+    m->pid[i] = fork_or_die();
     if (m->pid[i] == 0 && recursive)
         run_sub_make(m, job);
     if (m->pid[i] == 0)

@@ -20,7 +20,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "    (no options: the demo runs both processes itself)";
@@ -141,8 +140,8 @@ static void latch_own(struct latch *l)
 static noreturn void run_backend(void)
 {
     latch_own(latch);
-    printf("[backend] own the latch: self-pipe fds %d/%d, SIGUSR1 handler writes to it\n",
-           selfpipe[0], selfpipe[1]);
+    printf("[backend] pid %d owns the latch: self-pipe fds %d/%d, SIGUSR1 handler writes to it\n",
+           (int)getpid(), selfpipe[0], selfpipe[1]);
     printf("[backend] loop: latch_reset, check for work, latch_wait (in that order)\n");
     for (;;) {
         /* Reset BEFORE looking at the work: a set that lands after the check then stays
@@ -194,22 +193,16 @@ static void client_set(const char *what, int *signals)
 
 int main(int argc, char *argv[])
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int status, signals = 0;
     pid_t backend;
 
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
-    while (cli_getopt(argc, argv, "h", longopts, usage) != -1)
-        ;
-    cli_no_operands(argc, argv, usage);
+    cli_no_options(argc, argv, usage);
 
     latch = mmap(NULL, sizeof *latch, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (latch == MAP_FAILED)
         die_errno("mmap");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    backend = fork();
-    if (backend == -1)
-        die_errno("fork");
+    backend = fork_or_die();
     if (backend == 0)
         run_backend();
 
@@ -230,10 +223,8 @@ int main(int argc, char *argv[])
     wait_for(&latch->maybe_sleeping, 1);
     atomic_store(&latch->shutdown, 1);
     client_set("shutdown requested", &signals);
-    if (waitpid(backend, &status, 0) == -1)
-        die_errno("waitpid");
-    printf("[client] backend exited with status %d; I sent %d signals for 4 latch_set calls\n",
-           WIFEXITED(status) ? WEXITSTATUS(status) : -1, signals);
+    status = reap_child(backend, "client");
+    printf("[client] I sent %d signals for 4 latch_set calls\n", signals);
     munmap(latch, sizeof *latch);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+    return status == 0 ? 0 : 1;
 }

@@ -18,7 +18,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--read-size N]    (buffer for reading the 100-byte packet, 1 to 4096, default 10)";
@@ -140,7 +139,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     long read_size = 10;
-    int normal[2], packet[2], c, status;
+    int normal[2], packet[2], c;
     pid_t child;
 
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
@@ -154,11 +153,8 @@ int main(int argc, char *argv[])
     if (pipe2(packet, O_DIRECT) == -1)
         die_errno("pipe2 O_DIRECT (packet mode needs Linux 3.4)");
     printf("[parent] a normal pipe and a pipe2(O_DIRECT) packet pipe; the writer fills both first\n");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
 
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die();
     if (child == 0) {
         close(normal[0]);
         close(packet[0]);
@@ -167,11 +163,9 @@ int main(int argc, char *argv[])
     }
     close(normal[1]);
     close(packet[1]);
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("the writer failed (wait status %#x)", status);
-    printf("[parent] writer %d exited with status 0; now reading\n", (int)child);
+    if (reap_child(child, "parent") != 0)
+        die("the writer failed");
+    printf("[parent] the writer has exited, every write is waiting in the pipes; now reading\n");
     read_normal(normal[0]);
     read_packets(packet[0], (size_t)read_size);
     close(normal[0]);

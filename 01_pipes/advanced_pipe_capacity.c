@@ -216,15 +216,8 @@ static void show_resizing(void)
 
 int main(int argc, char *argv[])
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
-    while (cli_getopt(argc, argv, "h", longopts, usage) != -1)
-        ;
-    cli_no_operands(argc, argv, usage);
+    cli_no_options(argc, argv, usage);
 
     page = sysconf(_SC_PAGESIZE);
     memset(chunk, 'p', sizeof chunk);

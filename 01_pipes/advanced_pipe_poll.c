@@ -60,10 +60,7 @@ static pid_t spawn_producer(int id, long messages, struct pollfd *set, int alrea
 
     if (pipe(fds) == -1)
         die_errno("pipe");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    pid = fork();
-    if (pid == -1)
-        die_errno("fork");
+    pid = fork_or_die();
     if (pid == 0) {
         /* The read ends of earlier siblings are of no use here. */
         for (int i = 0; i < already; i++)
@@ -144,18 +141,6 @@ static unsigned event_loop(struct pollfd *set, struct producer **src, int nfds)
     return polls;
 }
 
-static void reap(const struct producer *p)
-{
-    int status;
-
-    if (waitpid(p->pid, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[reader] reaped child %d (pid %d): exit status %d\n", p->id, (int)p->pid, WEXITSTATUS(status));
-    else
-        printf("[reader] reaped child %d (pid %d): killed by signal %d\n", p->id, (int)p->pid, WTERMSIG(status));
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -199,7 +184,7 @@ int main(int argc, char *argv[])
 
     polls = event_loop(set, src, (int)children);
     for (int i = 0; i < children; i++) {
-        reap(&all[i]);
+        reap_child(all[i].pid, "reader");
         total += all[i].messages;
     }
     if (total != (unsigned)(children * messages))

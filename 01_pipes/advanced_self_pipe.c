@@ -70,12 +70,8 @@ static void set_handlers(void (*handler)(int))
 static void start_sources(const char *role, long signals, const sigset_t *child_mask, const int loop_fds[2])
 {
     struct itimerval timer = {.it_value = {.tv_sec = 0, .tv_usec = 100 * 1000}};
-    pid_t pid;
+    pid_t pid = fork_or_die();
 
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    pid = fork();
-    if (pid == -1)
-        die_errno("fork");
     if (pid == 0) {
         close(loop_fds[0]);     /* the loop's fds are no use here; close(-1) only fails */
         close(loop_fds[1]);
@@ -105,8 +101,7 @@ static void count_signal(const char *role, unsigned signo, struct tally *t)
     t->alarmed |= signo == SIGALRM;
     /* One SIGCHLD may stand for several exits: reap until none is left. */
     while (signo == SIGCHLD && (pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        printf("[%s] reaped child %d: exit status %d\n", role, (int)pid,
-               WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        printf("[%s] reaped child %d: %s\n", role, (int)pid, fmt_wait_status(status).s);
         t->reaped = true;
     }
 }

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--lines N] | --reader PATH | --writer PATH    (N from 1 to 1000)";
@@ -144,12 +143,8 @@ static void show_sleeping(const char *role, pid_t pid)
 
 static pid_t spawn(void (*side)(const char *, long), const char *path, long lines)
 {
-    pid_t pid;
+    pid_t pid = fork_or_die();
 
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    pid = fork();
-    if (pid == -1)
-        die_errno("fork");
     if (pid == 0) {
         side(path, lines);
         exit(0);
@@ -159,18 +154,6 @@ static pid_t spawn(void (*side)(const char *, long), const char *path, long line
 
 static void reader_side(const char *path, long lines) { (void)lines; run_reader(path); }
 
-static void reap(const char *role, pid_t pid)
-{
-    int status;
-
-    if (waitpid(pid, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[parent] reaped the %s: exit status %d\n", role, WEXITSTATUS(status));
-    else
-        printf("[parent] reaped the %s: killed by signal %d\n", role, WTERMSIG(status));
-}
-
 static void demo(long lines)
 {
     char dir[256], path[320];
@@ -178,20 +161,17 @@ static void demo(long lines)
 
     make_temp_dir(dir, sizeof dir, "basic_fifo");
     snprintf(path, sizeof path, "%s/fifo.%d", dir, (int)getpid());
-    if (mkfifo(path, 0600) == -1)
-        die_errno("mkfifo %s", path);
-    if (cleanup_add_path(path) == -1)
-        die_errno("cleanup_add_path %s", path);
-    printf("[parent] mkfifo(): %s\n", path);
+    make_fifo("parent", path);      /* a fresh private directory: never EEXIST */
 
     reader = spawn(reader_side, path, lines);
+    printf("[parent] started the reader as pid %d\n", (int)reader);
     sleep_ms(150);
     printf("[parent] 150 ms later, still no writer:\n");
     show_sleeping("reader", reader);
-    printf("[parent] starting the writer now\n");
     writer = spawn(run_writer, path, lines);
-    reap("writer", writer);
-    reap("reader", reader);
+    printf("[parent] started the writer as pid %d\n", (int)writer);
+    reap_child(writer, "parent");
+    reap_child(reader, "parent");
 }
 
 int main(int argc, char *argv[])

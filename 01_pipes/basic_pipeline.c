@@ -13,7 +13,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,10 +60,7 @@ static int start_stages(struct stage *stages, int n)
 
         if (pipe(fds) == -1)
             die_errno("pipe");
-        fflush(stdout);         /* or the child inherits unflushed output and prints it twice */
-        stages[i].pid = fork();
-        if (stages[i].pid == -1)
-            die_errno("fork");
+        stages[i].pid = fork_or_die();
         if (stages[i].pid == 0)
             exec_stage(stages[i].argv, in_fd, fds[1], fds[0]);
 
@@ -83,25 +79,20 @@ static int start_stages(struct stage *stages, int n)
     return in_fd;
 }
 
+/* The output is four short lines: read_full() reads until EOF, which comes
+ * only once the last stage has exited or closed its stdout. */
 static void show_output(int read_fd)
 {
-    FILE *in = fdopen(read_fd, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
+    char buf[1024];
+    ssize_t len = read_full(read_fd, buf, sizeof buf - 1);
 
-    if (in == NULL)
-        die_errno("fdopen");
-    while ((len = getline(&line, &cap, in)) > 0) {
-        if (line[len - 1] == '\n')
-            line[len - 1] = '\0';
-        printf("[pipeline] %s\n", line);
-    }
-    if (ferror(in))
+    if (len == -1)
         die_errno("read from the last pipe");
+    buf[len] = '\0';
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n"))
+        printf("[pipeline] %s\n", line);
     printf("[parent] EOF on the last pipe: the final stage has closed its stdout\n");
-    free(line);
-    fclose(in);
+    close(read_fd);
 }
 
 static void reap_stages(const struct stage *stages, int n)
@@ -111,12 +102,8 @@ static void reap_stages(const struct stage *stages, int n)
 
         if (waitpid(stages[i].pid, &status, 0) == -1)
             die_errno("waitpid");
-        if (WIFEXITED(status))
-            printf("[parent] stage %d (%s) exited with status %d\n", i + 1,
-                   stages[i].argv[0], WEXITSTATUS(status));
-        else
-            printf("[parent] stage %d (%s) killed by signal %d\n", i + 1,
-                   stages[i].argv[0], WTERMSIG(status));
+        printf("[parent] reaped stage %d (%s): %s\n", i + 1, stages[i].argv[0],
+               fmt_wait_status(status).s);
     }
 }
 

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--fixed]";
@@ -48,9 +47,7 @@ static pid_t spawn_helper(void)
 
     if (pipe2(status, O_CLOEXEC) == -1)
         die_errno("pipe2");
-    if ((pid = fork()) == -1)
-        die_errno("fork");
-    if (pid == 0) {
+    if ((pid = fork_or_die()) == 0) {
         execlp("sleep", "sleep", "10", (char *)NULL);
         err = errno;
         (void)write(status[1], &err, sizeof err);
@@ -135,22 +132,11 @@ static bool read_until_eof(int fd, int ms, uint64_t *waited)
     }
 }
 
-static void reap(pid_t pid, const char *who)
-{
-    int status;
-
-    if (waitpid(pid, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[parent] %s (pid %d) exited with status %d\n", who, (int)pid, WEXITSTATUS(status));
-    else
-        printf("[parent] %s (pid %d) killed by signal %d\n", who, (int)pid, WTERMSIG(status));
-}
-
 static void stop_helper(void)
 {
+    printf("[parent] stopping the helper (pid %d) with SIGTERM\n", (int)helper_pid);
     kill(helper_pid, SIGTERM);
-    reap(helper_pid, "helper");
+    reap_child(helper_pid, "parent");
     helper_pid = 0;
 }
 
@@ -176,11 +162,8 @@ int main(int argc, char *argv[])
         die_errno("fstat");
     printf("[parent] %s made pipe:[%lu]: read end fd %d, write end fd %d\n",
            fixed ? "pipe2(O_CLOEXEC)" : "pipe()", (unsigned long)st.st_ino, fds[0], fds[1]);
-    fflush(stdout);             /* or the children inherit unflushed output */
     helper_pid = spawn_helper();
-    if ((writer = fork()) == -1)
-        die_errno("fork");
-    if (writer == 0) {
+    if ((writer = fork_or_die()) == 0) {
         close(fds[0]);
         if (write_str(fds[1], "the only message\n") == -1)
             die_errno("write");
@@ -188,7 +171,8 @@ int main(int argc, char *argv[])
         exit(0);
     }
     close(fds[1]);              /* the reader's own copy: closed, as it should be */
-    reap(writer, "writer");
+    if (reap_child(writer, "parent") != 0)
+        die("the writer failed");
 
     eof = read_until_eof(fds[0], EOF_WAIT_MS, &waited);
     if (fixed) {

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--fixed]";
@@ -107,7 +106,7 @@ static void reader_first_writer_second(const char *path)
     char buf[PIPE_BUF];
     struct pollfd pfd;
     uint64_t start = now_ns();
-    int fd = open(path, O_RDONLY | O_NONBLOCK), status;
+    int fd = open(path, O_RDONLY | O_NONBLOCK);
     ssize_t n;
     pid_t writer;
 
@@ -118,10 +117,7 @@ static void reader_first_writer_second(const char *path)
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
         die_errno("fcntl F_SETFL");
     printf("[reader] cleared O_NONBLOCK, so later reads wait for data as usual\n");
-    fflush(stdout);             /* or the child inherits unflushed output */
-    if ((writer = fork()) == -1)
-        die_errno("fork");
-    if (writer == 0) {
+    if ((writer = fork_or_die()) == 0) {
         close(fd);              /* the writer never reads */
         run_writer(path);
     }
@@ -137,9 +133,7 @@ static void reader_first_writer_second(const char *path)
         die_errno("read");
     printf("[reader] read() returned 0: EOF, the writer closed its end\n");
     close(fd);
-    if (waitpid(writer, &status, 0) == -1)
-        die_errno("waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (reap_child(writer, "reader") != 0)
         die("the writer failed");
 }
 

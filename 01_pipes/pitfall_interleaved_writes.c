@@ -157,11 +157,8 @@ int main(int argc, char *argv[])
     printf("[parent] pipe capacity %s (F_GETPIPE_SZ), PIPE_BUF %d bytes; %d writers x %d "
            "records of %s\n", fmt_bytes((uint64_t)capacity).s, PIPE_BUF, WRITERS, RECORDS,
            fmt_bytes(size).s);
-    fflush(stdout);             /* or the children inherit unflushed output */
     for (int w = 0; w < WRITERS; w++) {
-        if ((writers[w] = fork()) == -1)
-            die_errno("fork");
-        if (writers[w] == 0) {
+        if ((writers[w] = fork_or_die()) == 0) {
             close(fds[0]);
             close(gate[1]);
             run_writer(w, fds[1], gate[0], size, fixed);

@@ -91,7 +91,7 @@ static void run_parent(int write_fd)
 
 int main(int argc, char *argv[])
 {
-    bool fixed;
+    bool fixed, gave_up;
     int fds[2], status;
     pid_t child;
 
@@ -103,10 +103,7 @@ int main(int argc, char *argv[])
     printf("[parent] pipe: read end fd %d, write end fd %d (%s)\n", fds[0], fds[1],
            fixed ? "fixed: the child closes its copy of the write end"
                  : "broken: the child keeps its copy of the write end");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die();
     if (child == 0) {
         /* THE FIX: the child only reads, so its write end must go.  Forgetting this line
          * (or the parent keeping a dup()) is the whole bug. */
@@ -117,18 +114,15 @@ int main(int argc, char *argv[])
     close(fds[0]);
     run_parent(fds[1]);
 
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (!WIFEXITED(status))
-        die("child ended by signal %d", WTERMSIG(status));
-    if (WEXITSTATUS(status) == GAVE_UP) {
-        printf("[parent] reaped child: exit status %d, it gave up waiting for EOF\n", GAVE_UP);
-        if (fixed)
-            die("the fixed mode still saw no EOF");
-        return 0;
-    }
-    printf("[parent] reaped child: exit status %d, it saw EOF\n", WEXITSTATUS(status));
-    if (!fixed)
-        die("the broken mode unexpectedly saw EOF");
-    return WEXITSTATUS(status) == 0 ? 0 : 1;
+    status = reap_child(child, "parent");
+    gave_up = WIFEXITED(status) && WEXITSTATUS(status) == GAVE_UP;
+    if (gave_up)
+        printf("[parent] the child gave up waiting for EOF\n");
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        printf("[parent] the child saw EOF and exited normally\n");
+    else
+        die("the child failed");
+    if (gave_up == fixed)
+        die(fixed ? "the fixed mode still saw no EOF" : "the broken mode unexpectedly saw EOF");
+    return 0;
 }

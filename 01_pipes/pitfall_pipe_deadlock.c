@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define DEADLINE_MS 300
@@ -164,19 +163,6 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
            rounds, sent, got);
 }
 
-static void reap(pid_t child)
-{
-    int status;
-
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[parent] reaped child %d: exit status %d\n", (int)child, WEXITSTATUS(status));
-    else
-        printf("[parent] reaped child %d: killed by signal %d (%s)\n", (int)child,
-               WTERMSIG(status), WTERMSIG(status) == SIGKILL ? "SIGKILL" : strsignal(WTERMSIG(status)));
-}
-
 int main(int argc, char *argv[])
 {
     int to_child[2], from_child[2], capacity;
@@ -196,10 +182,7 @@ int main(int argc, char *argv[])
     size = 4 * (size_t)capacity;
     printf("[parent] pipe capacity %s (F_GETPIPE_SZ); each side sends %s\n",
            fmt_bytes((uint64_t)capacity).s, fmt_bytes(size).s);
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die();
     if (child == 0) {
         close(to_child[1]);
         close(from_child[0]);
@@ -213,8 +196,7 @@ int main(int argc, char *argv[])
         printf("[parent] writing and reading at once: non-blocking ends and poll()\n");
         exchange(to_child[1], from_child[0], out, size);
         free(out);
-        reap(child);
-        return 0;
+        return reap_child(child, "parent") == 0 ? 0 : 1;
     }
     printf("[parent] writing %s to the child before reading anything\n", fmt_bytes(size).s);
     sent = write_until_deadline(to_child[1], out, size);
@@ -222,7 +204,7 @@ int main(int argc, char *argv[])
     if (sent == size) {
         printf("[parent] unexpected: all %zu bytes went through without a reader\n", size);
         kill(child, SIGKILL);
-        reap(child);
+        reap_child(child, "parent");
         return 1;
     }
     printf("[parent] deadlock: both sides blocked in write(); after %d ms the parent has sent "
@@ -233,6 +215,6 @@ int main(int argc, char *argv[])
         die_errno("kill");
     close(to_child[1]);
     close(from_child[0]);
-    reap(child);
+    reap_child(child, "parent");
     return 0;
 }

@@ -14,7 +14,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define RECORDS 3
@@ -97,7 +96,7 @@ static int framed_reader(int fd, char *buf, size_t size)
 int main(int argc, char *argv[])
 {
     bool fixed;
-    int fds[2], status, result;
+    int fds[2], result;
     pid_t writer;
     size_t size = 100 * 1024;
     char *buf;
@@ -114,10 +113,7 @@ int main(int argc, char *argv[])
         size = 2 * (size_t)capacity;
     printf("[parent] pipe capacity %s (F_GETPIPE_SZ); each record is %s, so no single read() "
            "can return a whole one\n", fmt_bytes((uint64_t)capacity).s, fmt_bytes(size).s);
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    writer = fork();
-    if (writer == -1)
-        die_errno("fork");
+    writer = fork_or_die();
     if (writer == 0) {
         close(fds[0]);
         run_writer(fds[1], size, fixed);
@@ -129,9 +125,7 @@ int main(int argc, char *argv[])
     result = fixed ? framed_reader(fds[0], buf, size) : naive_reader(fds[0], buf, size);
     free(buf);
     close(fds[0]);
-    if (waitpid(writer, &status, 0) == -1)
-        die_errno("waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (reap_child(writer, "parent") != 0)
         die("the writer failed");
     if (fixed && result != RECORDS)
         die("framing lost a record");

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define REPLY_TIMEOUT_MS 300   /* broken mode: far longer than a reply takes */
@@ -83,19 +82,6 @@ static bool ask(int to_child, int from_child, const char *question, int timeout_
     return true;
 }
 
-static void reap(pid_t child)
-{
-    int status;
-
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[parent] reaped child %d: exit status %d\n", (int)child, WEXITSTATUS(status));
-    else
-        printf("[parent] reaped child %d: killed by signal %d (%s)\n", (int)child,
-               WTERMSIG(status), WTERMSIG(status) == SIGKILL ? "SIGKILL" : strsignal(WTERMSIG(status)));
-}
-
 static void show_stuck_reply(int to_child, int from_child, pid_t child)
 {
     int queued = 0;
@@ -110,7 +96,7 @@ static void show_stuck_reply(int to_child, int from_child, pid_t child)
         die_errno("kill");
     close(to_child);
     close(from_child);
-    reap(child);
+    reap_child(child, "parent");
 }
 
 int main(int argc, char *argv[])
@@ -125,10 +111,7 @@ int main(int argc, char *argv[])
 
     if (pipe(to_child) == -1 || pipe(from_child) == -1)
         die_errno("pipe");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die();
     if (child == 0) {
         /* Holding the write end of its own input, it would never see EOF. */
         close(to_child[1]);
@@ -144,7 +127,7 @@ int main(int argc, char *argv[])
         if (ask(to_child[1], from_child[0], questions[0], REPLY_TIMEOUT_MS)) {
             printf("[parent] unexpected: the reply arrived although the stream is fully buffered\n");
             kill(child, SIGKILL);
-            reap(child);
+            reap_child(child, "parent");
             return 1;
         }
         show_stuck_reply(to_child[1], from_child[0], child);
@@ -157,6 +140,5 @@ int main(int argc, char *argv[])
            "stdbuf -oL (glibc stdio) or a pseudo-terminal\n");
     close(to_child[1]);
     close(from_child[0]);
-    reap(child);
-    return 0;
+    return reap_child(child, "parent") == 0 ? 0 : 1;
 }

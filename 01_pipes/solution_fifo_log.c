@@ -183,11 +183,8 @@ static int run_demo(long writers, long records, size_t size)
            records, size);
     for (long i = 1; i <= writers; i++)     /* listed up front: a silent writer shows too */
         c.w[c.writers++] = (struct writer_stats){.id = i};
-    fflush(stdout);             /* or the children inherit unflushed output */
     for (long i = 0; i < writers; i++) {
-        if ((pids[i] = fork()) == -1)
-            die_errno("fork");
-        if (pids[i] == 0) {
+        if ((pids[i] = fork_or_die()) == 0) {
             close(fd);
             close(ready[0]);
             run_writer(path, i + 1, records, size, ready[1]);

@@ -57,10 +57,7 @@ static double transfer(char *buf, size_t chunk, int fds[2], uint64_t total)
     pid_t child;
     int status;
 
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die();
     if (child == 0) {
         close(fds[0]);
         run_writer(fds[1], buf, chunk, total);
@@ -75,8 +72,9 @@ static double transfer(char *buf, size_t chunk, int fds[2], uint64_t total)
     close(fds[0]);
     if (waitpid(child, &status, 0) == -1)
         die_errno("waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != total)
-        die("the writer failed: %ju of %ju bytes arrived", (uintmax_t)got, (uintmax_t)total);
+    if (status != 0 || got != total)
+        die("the writer failed (%s): %ju of %ju bytes arrived", fmt_wait_status(status).s,
+            (uintmax_t)got, (uintmax_t)total);
     return (double)elapsed_ns(start);
 }
 

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[FILE|-]    (- reads standard input; no operand: a built-in sample)";
@@ -90,7 +89,7 @@ int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *name = "the built-in sample";
-    int in_fd = -1, down[2], up[2], status;
+    int in_fd = -1, down[2], up[2];
     struct counts c;
     pid_t child;
 
@@ -110,10 +109,7 @@ int main(int argc, char *argv[])
 
     if (pipe(down) == -1 || pipe(up) == -1)
         die_errno("pipe");
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die();
     if (child == 0) {
         close(down[1]);         /* else the child is a writer of pipe 1 and never sees EOF */
         close(up[0]);
@@ -131,8 +127,8 @@ int main(int argc, char *argv[])
     if (in_fd > STDIN_FILENO)
         close(in_fd);
     if (sent == -1) {           /* reap the child before dying: no orphan left behind */
+        reap_child(child, "parent");
         close(up[0]);
-        waitpid(child, &status, 0);
         die_errnum(read_errno, "read %s", name);
     }
     printf("[parent] sent %lld bytes, closed pipe 1; waiting for the counts on pipe 2\n",
@@ -143,11 +139,8 @@ int main(int argc, char *argv[])
     if (got != (ssize_t)sizeof c)
         die("pipe 2: the child sent no complete reply");
     close(up[0]);
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (reap_child(child, "parent") != 0)
         die("the child failed");
-    printf("[parent] reaped the child (exit status 0)\n");
     printf("lines=%llu words=%llu bytes=%llu\n", (unsigned long long)c.lines,
            (unsigned long long)c.words, (unsigned long long)c.bytes);
     return 0;

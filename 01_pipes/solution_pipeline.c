@@ -71,11 +71,9 @@ static int wait_stages(char **cmds[], const pid_t *pids, int n, bool narrate)
             if (errno != EINTR)
                 die_errno("waitpid");
         code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-        if (narrate && WIFSIGNALED(status))
-            printf("[demo] stage %d (%s) killed by signal %d: counts as %d\n",
-                   i + 1, cmds[i][0], WTERMSIG(status), code);
-        else if (narrate)
-            printf("[demo] stage %d (%s) exited with status %d\n", i + 1, cmds[i][0], code);
+        if (narrate)
+            printf("[demo] stage %d (%s): %s, counts as %d\n", i + 1, cmds[i][0],
+                   fmt_wait_status(status).s, code);
         result = code;
     }
     return result;

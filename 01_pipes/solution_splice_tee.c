@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[FILE]    (stdin must be a pipe; no FILE: a self-contained demo)";
@@ -127,12 +126,8 @@ static int demo_fds[5];                 /* both pipes and the file: a child keep
 
 static pid_t spawn(int (*body)(int, const char *, size_t), int keep, const char *text, size_t len)
 {
-    pid_t pid;
+    pid_t pid = fork_or_die();
 
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
-    pid = fork();
-    if (pid == -1)
-        die_errno("fork");
     if (pid == 0) {
         /* A stray write end kept open here would hold off someone's EOF forever. */
         for (int i = 0; i < 5; i++)
@@ -186,15 +181,6 @@ static bool file_matches(const char *path, const char *text, size_t len)
     return same;
 }
 
-static int reap(pid_t pid)
-{
-    int status;
-
-    if (waitpid(pid, &status, 0) == -1)
-        die_errno("waitpid");
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static void run_demo(void)
 {
     char dir[PATH_MAX], path[PATH_MAX + 32], *text;
@@ -222,7 +208,8 @@ static void run_demo(void)
     close(file);
     printf("[tee] EOF after %" PRIu64 " bytes in %ld rounds of tee() + 2 splice(): no read() or write()"
            " touched the data\n", bytes, rounds);
-    failed = reap(prod) | reap(cons);
+    failed = reap_child(prod, "tee") != 0;
+    failed |= reap_child(cons, "tee") != 0;
     same = file_matches(path, text, len);
     printf("[tee] file copy: %zu bytes, %s\n", len, same ? "identical to what the producer sent" : "DIFFERENT");
     free(text);
