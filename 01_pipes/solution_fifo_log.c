@@ -5,7 +5,7 @@
  * PIPE_BUF: a write() of at most PIPE_BUF bytes to a pipe or FIFO is atomic,
  * so records sent with one write() each interleave only as wholes.
  *
- * Guide part: exercise (intermediate): a FIFO log collector.
+ * Guide part: exercise 3 (intermediate: a FIFO log collector).
  * Run: ./solution_fifo_log [--writers N] [--records M] [--size BYTES]
  *      two terminals: ./solution_fifo_log --collector PATH [--size BYTES]
  *                     ./solution_fifo_log --writer PATH [--records M] [--size BYTES]
