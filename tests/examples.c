@@ -521,7 +521,11 @@ static int check_case(const struct program *prog, const struct expect_case *c, b
                c->is_demo && o.seconds > DEMO_BUDGET_S * opt.timeout_scale
                    ? " (slow: over the 2 s budget)" : "");
     } else {
-        printf("  FAIL %s/%s: %s: %.*s\n", prog->chapter, prog->name, c->label,
+        char where[48] = "";
+
+        if (c->line > 0)
+            snprintf(where, sizeof where, " (.expect line %d)", c->line);
+        printf("  FAIL %s/%s: %s%s: %.*s\n", prog->chapter, prog->name, c->label, where,
                (int)strlen(v.why) - 2, v.why);                      /* without the last "; " */
         show_stream("stdout", o.out);
         show_stream("stderr", o.err);

@@ -162,7 +162,7 @@ static char *trim(char *s)
 
 /* One "key: value" line applied to the current case. */
 static int apply(struct expectation *exp, struct expect_case **cur, const char *key,
-                 const char *value, char *why, size_t whysize)
+                 const char *value, int lineno, char *why, size_t whysize)
 {
     static const struct { const char *key; enum stream s; bool neg; } kinds[] = {
         {"out", STDOUT_STREAM, false}, {"no-out", STDOUT_STREAM, true},
@@ -175,6 +175,7 @@ static int apply(struct expectation *exp, struct expect_case **cur, const char *
         if (argv == NULL)
             return snprintf(why, whysize, "unclosed quote"), -1;
         *cur = expect_add_case(exp, *value != '\0' ? value : "(no arguments)", argv, 0);
+        (*cur)->line = lineno;
         free_argv(argv);
         return 0;
     }
@@ -236,7 +237,7 @@ int expect_load(const char *path, struct expectation *exp, char *err, size_t err
         if (colon == NULL)
             return fail(err, errsize, fp, "%s:%d: expected 'key: value'", path, lineno);
         *colon = '\0';
-        if (apply(exp, &cur, trim(s), trim(colon + 1), why, sizeof why) == -1)
+        if (apply(exp, &cur, trim(s), trim(colon + 1), lineno, why, sizeof why) == -1)
             return fail(err, errsize, fp, "%s:%d: %s", path, lineno, why);
     }
     fclose(fp);

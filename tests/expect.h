@@ -29,6 +29,7 @@ struct expect_case {
     struct pattern *patterns;
     size_t npatterns;
     bool is_demo;               /* the no-argument demonstration */
+    int line;                   /* of its run: line in the file; 0 if implied */
 };
 
 struct expectation {

@@ -61,6 +61,7 @@ START_TEST(reads_every_directive)
 
     struct expect_case *c = &exp.cases[1];
     ck_assert(!c->is_demo);
+    ck_assert_int_eq(c->line, 5);
     ck_assert_str_eq(c->argv[0], "--size");
     ck_assert_str_eq(c->argv[1], "a b");        /* quotes keep the space */
     ck_assert_str_eq(c->argv[2], "-v");
