@@ -42,9 +42,11 @@ check: all tests
 # One JSON compilation database for editors and clang-tidy (needs bear).
 compile_commands.json:
 	$(MAKE) clean
-	bear -- $(MAKE) all tests
+	bear --output $@.new -- $(MAKE) all tests
+	mv $@.new $@
 
 clean:
+	rm -f compile_commands.json
 	$(MAKE) -C common clean
 	$(MAKE) -C tests clean
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c clean; done

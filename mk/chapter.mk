@@ -12,7 +12,9 @@ TOP := ..
 include $(TOP)/mk/flags.mk
 
 CHAPTER    := $(notdir $(CURDIR))
-PROGRAMS   := $(sort $(basename $(wildcard basic_*.c advanced_*.c pitfall_*.c solution_*.c)))
+# In the order a reader meets them: basic, advanced, pitfall, solution.
+LEVELS     := basic advanced pitfall solution
+PROGRAMS   := $(foreach l,$(LEVELS),$(sort $(basename $(wildcard $(l)_*.c))))
 MODULE_OBJS := $(addsuffix .o,$(MODULES))
 EXAMPLES   := $(TOP)/tests/examples
 
