@@ -58,7 +58,6 @@ static struct {
     bool valgrind;
     double timeout_scale;
     char work[PATH_MAX];        /* tests/.work: captured output, private TMPDIRs */
-    char lock[PATH_MAX];        /* tests/.examples.lock: one run at a time */
     char mqueue[PATH_MAX];      /* where POSIX message queues are listed, or "" */
 } opt;
 
@@ -379,7 +378,10 @@ static void run_case(const struct program *prog, const struct expect_case *c, st
     struct snapshot before, after;
     char tmpdir[PATH_MAX + 16];
     int in_pipe[2] = {-1, -1}, in_fd, out_fd = temp_file("out"), err_fd = temp_file("err");
-    int lock = open(opt.lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* Harness runs from any checkout on this machine would see each other's
+     * objects: they take turns, by a lock on /tmp itself, which every
+     * machine has and which no lock file of ours would litter. */
+    int lock = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct timespec t0, t1;
     struct names stray = {0};
     pid_t pid;
@@ -393,7 +395,7 @@ static void run_case(const struct program *prog, const struct expect_case *c, st
     } else {
         in_fd = open("/dev/null", O_RDONLY);
     }
-    flock(lock, LOCK_EX);       /* concurrent harness runs would see each other's objects */
+    flock(lock, LOCK_EX);
     take_snapshot(&before);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     fflush(NULL);
@@ -729,7 +731,6 @@ static void setup_paths(void)
     exe[n] = '\0';
     *strrchr(exe, '/') = '\0';
     snprintf(opt.work, sizeof opt.work, "%s/.work", exe);
-    snprintf(opt.lock, sizeof opt.lock, "%s/.examples.lock", exe);
     mkdir(opt.work, 0700);
     find_mqueue(exe);
 }
