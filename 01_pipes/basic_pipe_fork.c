@@ -20,6 +20,21 @@
 
 static const char usage[] = "[--lines N]    (N from 1 to 1000, default 3)";
 
+/* A read() returns whatever the pipe holds: usually one line here, but two
+ * writes that arrive before the child runs come back as one read. */
+static void print_chunk(const char *buf, ssize_t n)
+{
+    printf("[child] read %zd bytes:", n);
+    for (ssize_t i = 0; i < n;) {
+        const char *newline = memchr(buf + i, '\n', (size_t)(n - i));
+        int len = newline != NULL ? (int)(newline - (buf + i)) : (int)(n - i);
+
+        printf(" \"%.*s\"", len, buf + i);
+        i += len + 1;
+    }
+    putchar('\n');
+}
+
 static void run_child(int read_fd)
 {
     char buf[256];
@@ -27,7 +42,7 @@ static void run_child(int read_fd)
     ssize_t n;
 
     while ((n = read(read_fd, buf, sizeof buf)) > 0) {
-        printf("[child] read %zd bytes: \"%.*s\"\n", n, (int)strcspn(buf, "\n"), buf);
+        print_chunk(buf, n);
         total += (size_t)n;
     }
     if (n == -1)
