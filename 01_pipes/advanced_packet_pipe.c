@@ -1,11 +1,11 @@
 /* advanced_packet_pipe.c - pipe2(O_DIRECT): a pipe that keeps message boundaries
  *
  * A normal pipe is a byte stream: three writes that wait in it come out of
- * one read() glued together.  A "packet mode" pipe (Linux 3.4+, added for the
- * autofs daemon) marks each write's pipe_buffer as a packet and never merges
- * writes, so each read() returns exactly one write -- and a read with a short
- * buffer throws the rest of that packet away.  Writes above PIPE_BUF become
- * several packets, and each packet takes one slot of the pipe's ring.
+ * one read() glued together.  A "packet mode" pipe (Linux 3.4+, for autofs)
+ * never merges writes: each read() returns exactly one packet, and a short
+ * buffer throws the rest of that packet away.  A packet is one slot of the
+ * ring, at most one page: man 2 pipe says writes above PIPE_BUF are split,
+ * true where the page is 4 KiB = PIPE_BUF (x86-64), not with 64 KiB pages.
  *
  * Guide part: kernel (O_DIRECT pipes, PIPE_BUF_FLAG_PACKET in fs/pipe.c).
  * Run: ./advanced_packet_pipe [--read-size N]
@@ -24,7 +24,7 @@ static const char usage[] = "[--read-size N]    (buffer for reading the 100-byte
 
 static const char *const messages[] = {"alpha", "bravo-bravo", "charlie-charlie-charlie"};
 #define N_MESSAGES 3
-#define BIG_WRITE 6000                  /* above PIPE_BUF: must become two packets */
+#define BIG_WRITE 6000                  /* more than a 4 KiB page: two packets there */
 
 static void send_one(int fd, const char *what, const void *data, size_t len)
 {
@@ -83,8 +83,12 @@ static void read_normal(int fd)
 
 static void read_packets(int fd, size_t read_size)
 {
-    char buf[PIPE_BUF];
+    size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+    char buf[PIPE_BUF], *page = malloc(page_size);
     ssize_t n;
+
+    if (page == NULL)
+        die_errno("malloc");
 
     for (int i = 0; i < N_MESSAGES; i++) {
         n = read_once(fd, buf, sizeof buf);
@@ -100,12 +104,19 @@ static void read_packets(int fd, size_t read_size)
         printf("[packet] the 100-byte packet fit in the buffer: nothing was lost\n");
     n = read_once(fd, buf, sizeof buf);
     show("packet", buf, n, sizeof buf);
-    n = read_once(fd, buf, sizeof buf);
-    printf("[packet] the %d-byte write comes back as a %zd-byte packet", BIG_WRITE, n);
-    n = read_once(fd, buf, sizeof buf);
-    printf(" and a %zd-byte one: PIPE_BUF (%d) is the largest packet\n", n, PIPE_BUF);
+    /* pipe_write() fills one page per slot, so the split is at the page size,
+     * whatever PIPE_BUF says; a packet can be larger than buf, hence `page`. */
+    printf("[packet] the %d-byte write comes back as packets of ", BIG_WRITE);
+    for (ssize_t total = 0; total < BIG_WRITE; total += n) {
+        if ((n = read_once(fd, page, page_size)) == 0)
+            die("[packet] EOF inside the %d-byte write", BIG_WRITE);
+        printf("%s%zd", total > 0 ? " + " : "", n);
+    }
+    printf(" bytes: a packet holds at most one page (%zu bytes here; PIPE_BUF is %d)\n",
+           page_size, PIPE_BUF);
     if (read_once(fd, buf, sizeof buf) == 0)
         printf("[packet] EOF\n");
+    free(page);
 }
 
 /* With no merging, every write takes a slot of its own in the ring. */

@@ -2,11 +2,10 @@
  *
  * Inside the kernel a pipe is a struct pipe_inode_info holding a ring of
  * struct pipe_buffer slots (16 by default, fs/pipe.c), each pointing at one
- * page.  This program measures that ring from user space: it fills pipes
- * with O_NONBLOCK writes until EAGAIN, resizes them with F_SETPIPE_SZ, and
- * prints the PIPE_BUF and /proc/sys/fs limits beside what each one governs.
- * Why it matters: "64 KiB" is a count of slots, not bytes, so what fits
- * depends on the size of your writes.
+ * page.  This program fills pipes with O_NONBLOCK writes until EAGAIN,
+ * resizes them with F_SETPIPE_SZ and prints PIPE_BUF and the /proc/sys/fs
+ * limits beside what each governs.  Why it matters: "64 KiB" is a count of
+ * slots, not bytes, so what fits depends on the size of your writes.
  *
  * Guide part: kernel (pipe capacity, PIPE_BUF, F_SETPIPE_SZ, pipe sysctls).
  * Run: ./advanced_pipe_capacity
@@ -99,8 +98,12 @@ static void show_limits(void)
 
     new_pipe(fds);
     printf("[kernel] page size %ld bytes: each pipe_buffer slot of the ring points at one page\n", page);
-    printf("[kernel] PIPE_BUF %d bytes (fpathconf on a pipe: %ld): a write this small goes into one slot"
-           " whole, so it is atomic\n", PIPE_BUF, fpathconf(fds[1], _PC_PIPE_BUF));
+    /* pipe_write() holds pipe->mutex and, for at most PIPE_BUF bytes, waits
+     * until the whole write fits before copying it.  Fitting one slot is why
+     * it never has to sleep (and let another writer in) halfway through. */
+    printf("[kernel] PIPE_BUF %d bytes (fpathconf on a pipe: %ld): a write this small is atomic: the"
+           " kernel waits for room for all of it, then copies it under the pipe's lock\n",
+           PIPE_BUF, fpathconf(fds[1], _PC_PIPE_BUF));
     close_pipe(fds);
     printf("[kernel] /proc/sys/fs/pipe-max-size = %ld (%s): the largest ring F_SETPIPE_SZ grants"
            " without CAP_SYS_RESOURCE; also caps the 16-slot default\n", max_size,
@@ -165,19 +168,19 @@ static void try_resize(int fd, long request, const char *why)
 
 /* pipe_set_size() lets only CAP_SYS_RESOURCE past pipe-max-size; the
  * per-user page limits also spare CAP_SYS_ADMIN (pipe_is_unprivileged_user). */
-static void show_max_size_rule(long request)
+static void show_max_size_rule(int request)
 {
     int fds[2], got;
 
     new_pipe(fds);
-    got = fcntl(fds[1], F_SETPIPE_SZ, (int)request);
+    got = fcntl(fds[1], F_SETPIPE_SZ, request);
     if (got == -1 && errno == EPERM)
-        printf("[resize] F_SETPIPE_SZ(%ld), above pipe-max-size, failed with EPERM:"
+        printf("[resize] F_SETPIPE_SZ(%d), above pipe-max-size, failed with EPERM:"
                " this process lacks CAP_SYS_RESOURCE\n", request);
     else if (got == -1)
-        die_errno("fcntl F_SETPIPE_SZ(%ld)", request);
+        die_errno("fcntl F_SETPIPE_SZ(%d)", request);
     else
-        printf("[resize] F_SETPIPE_SZ(%ld), above pipe-max-size, granted %d bytes:"
+        printf("[resize] F_SETPIPE_SZ(%d), above pipe-max-size, granted %d bytes:"
                " this process has CAP_SYS_RESOURCE\n", request, got);
     close_pipe(fds);
 }
@@ -210,8 +213,13 @@ static void show_resizing(void)
     try_resize(fds[1], 4 * page, "4 slots are enough for the 3 in use");
     printf("[resize] all %d bytes are still there after the shrink\n", bytes_held(fds[0]));
     close_pipe(fds);
-    if (max_size > 0)
-        show_max_size_rule(2 * max_size);
+    /* F_SETPIPE_SZ takes an int: from 1 GiB up, twice the limit overflows it
+     * (4 GiB would become 0, which the kernel rounds up to a page and grants). */
+    if (max_size > INT_MAX / 2)
+        printf("[resize] pipe-max-size is %ld: twice that does not fit F_SETPIPE_SZ's int argument,"
+               " so the EPERM check is skipped\n", max_size);
+    else if (max_size > 0)
+        show_max_size_rule((int)(2 * max_size));
 }
 
 int main(int argc, char *argv[])

@@ -49,7 +49,7 @@ static void run_producer(int id, int fd, long messages)
         if (m < messages)
             sleep_ms(pace_ms(id));
     }
-    printf("[child %d] sent %ld messages, exiting: the kernel closes its write end\n", id, messages);
+    printf("[child %d] sent %ld messages, closing its write end and exiting\n", id, messages);
     close(fd);
 }
 
@@ -98,8 +98,9 @@ static bool drain_one(struct pollfd *p, struct producer *src)
     if (n == -1)
         die_errno("read from child %d", src->id);
     if (n == 0) {
-        printf("[reader] child %d (fd %d): read() returned 0, EOF after %u messages; "
-               "removing fd %d from the poll set\n", src->id, p->fd, src->messages, p->fd);
+        printf("[reader] child %d (fd %d): read() returned 0, EOF after %u messages: its write end "
+               "is closed; closing our read end and removing it from the poll set\n", src->id,
+               p->fd, src->messages);
         close(p->fd);
         return false;
     }

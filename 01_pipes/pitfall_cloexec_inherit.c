@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,14 +49,21 @@ static pid_t spawn_helper(void)
     if (pipe2(status, O_CLOEXEC) == -1)
         die_errno("pipe2");
     if ((pid = fork_or_die()) == 0) {
-        execlp("sleep", "sleep", "10", (char *)NULL);
+        /* The helper must not outlive us, and atexit() does not run if we die
+         * of a signal: then the kernel sends it SIGTERM (the setting survives
+         * exec).  getppid() catches a parent that died before prctl(). */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) == 0) {
+            if (getppid() != main_pid)
+                _exit(1);
+            execlp("sleep", "sleep", "10", (char *)NULL);
+        }
         err = errno;
-        (void)write(status[1], &err, sizeof err);
+        (void)!write(status[1], &err, sizeof err);  /* (void) alone does not quiet glibc */
         _exit(127);
     }
     close(status[1]);
     if (read(status[0], &err, sizeof err) > 0)
-        die_errnum(err, "exec sleep");
+        die_errnum(err, "start the helper `sleep 10`");
     close(status[0]);
     printf("[parent] started helper `sleep 10` as pid %d\n", (int)pid);
     return pid;
@@ -111,7 +119,7 @@ static int show_helper_fds(pid_t pid, ino_t pipe_ino)
 static bool read_until_eof(int fd, int ms, uint64_t *waited)
 {
     uint64_t start = now_ns();
-    char buf[256];
+    char buf[256], *nl;
 
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -128,7 +136,8 @@ static bool read_until_eof(int fd, int ms, uint64_t *waited)
             *waited = elapsed_ns(start);
             return true;
         }
-        printf("[reader] read %zd bytes: \"%.*s\"\n", n, (int)strcspn(buf, "\n"), buf);
+        nl = memchr(buf, '\n', (size_t)n);       /* read() does not NUL-terminate */
+        printf("[reader] read %zd bytes: \"%.*s\"\n", n, (int)(nl != NULL ? nl - buf : n), buf);
     }
 }
 

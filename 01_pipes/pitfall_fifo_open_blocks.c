@@ -1,11 +1,11 @@
 /* pitfall_fifo_open_blocks.c - open() of a FIFO waits for the other end, or fails with ENXIO
  *
- * Data only moves through a FIFO that is open at both ends, so a plain
- * open() for reading sleeps until some process opens it for writing (and
- * the other way round), and a non-blocking open() for writing fails with
- * ENXIO while nobody reads.  Two programs that each wait for the other hang
- * at start-up.  The fix: the reader opens with O_NONBLOCK (it never waits)
- * and the writer opens after it; a server may open O_RDWR (Linux only).
+ * Data only moves through a FIFO open at both ends, so a plain open() for
+ * reading sleeps until someone opens it for writing (and the other way
+ * round), and a non-blocking open() for writing fails with ENXIO while nobody
+ * reads: two programs that each wait for the other hang at start-up.  Fix:
+ * the reader opens with O_NONBLOCK, the writer after it; a server may open
+ * O_RDWR (undefined by POSIX, but it works on Linux and most Unixes).
  *
  * Guide part: pitfall (FIFO open rules, fifo(7)).
  * Run: ./pitfall_fifo_open_blocks [--fixed]
@@ -35,7 +35,9 @@ static void on_alarm(int sig)
 
 static void arm_timer(unsigned ms)
 {
-    struct itimerval t = {.it_value = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000}};
+    /* Then every 50 ms: a SIGALRM that lands before open() sleeps is not the last chance. */
+    struct itimerval t = {.it_value = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000},
+                          .it_interval = {.tv_usec = 50 * 1000}};
 
     if (setitimer(ITIMER_REAL, &t, NULL) == -1)
         die_errno("setitimer");
@@ -138,8 +140,8 @@ static void reader_first_writer_second(const char *path)
 }
 
 /* Fixed, the server's way: O_RDWR makes the opener its own writer, so it
- * neither waits nor ever sees EOF.  Linux allows it; POSIX leaves O_RDWR on
- * a FIFO undefined, so portable code uses the O_NONBLOCK order above. */
+ * neither waits nor ever sees EOF.  POSIX leaves O_RDWR on a FIFO undefined;
+ * Linux and most Unixes allow it, strictly portable code uses the order above. */
 static void server_opens_rdwr(const char *path)
 {
     uint64_t start = now_ns();
@@ -147,8 +149,8 @@ static void server_opens_rdwr(const char *path)
 
     if (fd == -1)
         die_errno("open %s O_RDWR", path);
-    printf("[server] open(O_RDWR) with no peer returned fd %d after %s "
-           "(Linux only: POSIX leaves it undefined)\n", fd, fmt_duration((double)elapsed_ns(start)).s);
+    printf("[server] open(O_RDWR) with no peer returned fd %d after %s (undefined by POSIX; "
+           "Linux and most Unixes allow it)\n", fd, fmt_duration((double)elapsed_ns(start)).s);
     close(fd);
 }
 

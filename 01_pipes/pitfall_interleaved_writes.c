@@ -2,11 +2,10 @@
  *
  * POSIX makes a write() of at most PIPE_BUF bytes to a pipe atomic: its bytes
  * land side by side.  A bigger write() is copied in pieces as the reader makes
- * room, and other writers' pieces slip in between.  Here each writer sends
- * records of one repeated letter, four times the pipe's capacity, so every
- * write() must be split, and the reader counts records that mix letters.
- * --fixed sends each record as PIPE_BUF-sized frames with a header naming
- * the writer: each frame is atomic, so no record tears.
+ * room, and other writers' pieces slip in between.  Here writers send records
+ * of one letter, four pipe capacities each, so every write() is split; the
+ * reader counts records that mix letters.  --fixed sends PIPE_BUF-sized frames
+ * with a header naming the writer: each frame is atomic, so no record tears.
  *
  * Guide part: pitfall (PIPE_BUF atomicity, pipe(7)).
  * Run: ./pitfall_interleaved_writes [--fixed]
@@ -75,8 +74,10 @@ static noreturn void run_writer(int w, int fd, int gate, size_t size, bool fixed
     if (rec == NULL)
         die("out of memory");
     memset(rec, 'A' + w, size);
-    /* Start together: read() returns 0 when the parent closes the gate, so
-     * all writers are blocked on the full pipe at the same time. */
+    /* A start barrier: read() returns 0 only when no write end of the gate is
+     * left, i.e. once every writer has closed its inherited copy and the parent
+     * its own after the last fork.  Then all race for the pipe; several are
+     * usually blocked on it at once, which tears records (likely, not certain). */
     if (read(gate, &c, 1) == -1)
         die_errno("read gate");
     if (fixed)

@@ -3,8 +3,9 @@
  * Parent and child each send the other four pipe capacities of data over
  * two pipes, and each writes everything before reading anything.  A pipe
  * takes only its capacity until someone reads, so both block in write()
- * for ever, each waiting for the other to read.  --fixed: the parent alone
- * switches to non-blocking ends and poll(), reading whenever it cannot write.
+ * for ever.  A watcher thread sees both pipes full and both writers asleep,
+ * then interrupts the parent.  --fixed: the parent alone switches to
+ * non-blocking ends and poll(), reading whenever it cannot write.
  * Guide part: pitfall (two-way pipes: the write-write deadlock).
  * Run: ./pitfall_pipe_deadlock [--fixed]
  */
@@ -14,42 +15,45 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define DEADLINE_MS 300
 
 static const char usage[] = "[--fixed]";
 
-static volatile sig_atomic_t deadline_passed;
+static volatile sig_atomic_t interrupted;      /* SIGALRM came: leave write() alone */
+static atomic_bool write_returned;              /* the watcher may stop signalling */
+
+/* What the watcher thread looks at: [0] the parent and the pipe it writes to, [1] the child. */
+static struct {
+    pthread_t writer;           /* the parent's main thread */
+    pid_t pids[2];
+    int fds[2];                 /* to_child[1], from_child[0] */
+    int capacity;
+    bool stuck;                 /* both pipes full, both writers asleep */
+} watched;
 
 static void on_alarm(int signo)
 {
     (void)signo;
-    deadline_passed = 1;
-}
-
-static char *filled(size_t size, char c)
-{
-    char *buf = malloc(size);
-
-    if (buf == NULL)
-        die_errno("malloc %zu bytes", size);
-    memset(buf, c, size);
-    return buf;
+    interrupted = 1;
 }
 
 /* The naive peer, the same in both modes: write it all, then read it all. */
 static noreturn void run_child(int in_fd, int out_fd, size_t size)
 {
-    char *buf = filled(size, 'c');
+    char *buf = calloc(size, 1);
     ssize_t n;
     size_t got = 0;
 
+    if (buf == NULL)
+        die_errno("calloc");
     printf("[child] writing %s to the parent before reading anything\n", fmt_bytes(size).s);
     if (write_full(out_fd, buf, size) == -1)
         die_errno("child: write");
@@ -64,60 +68,87 @@ static noreturn void run_child(int in_fd, int out_fd, size_t size)
     exit(0);
 }
 
-/* The broken parent: a plain blocking write of everything, bounded by a
- * timer whose signal (no SA_RESTART) makes the stuck write() return. */
-static size_t write_until_deadline(int fd, const char *buf, size_t size)
+/* The first line of /proc/PID/NAME, "" if unreadable.  For the parent,
+ * /proc/PID/ describes its main thread: the one in write(). */
+static char *proc_line(pid_t pid, const char *name, char *buf, int size)
 {
-    struct sigaction sa = {.sa_handler = on_alarm};
-    /* After the first 300 ms it repeats every 50 ms: a signal that lands
-     * just before write() blocks is then not the last chance. */
-    struct itimerval timer = {.it_value = {0, DEADLINE_MS * 1000}, .it_interval = {0, 50 * 1000}};
-    struct itimerval off = {{0, 0}, {0, 0}};
-    size_t sent = 0;
-
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGALRM, &sa, NULL) == -1 || setitimer(ITIMER_REAL, &timer, NULL) == -1)
-        die_errno("arming the deadline");
-    while (sent < size && !deadline_passed) {
-        ssize_t w = write(fd, buf + sent, size - sent);
-
-        if (w == -1 && errno != EINTR)
-            die_errno("parent: write");
-        if (w > 0)
-            sent += (size_t)w;
-    }
-    if (setitimer(ITIMER_REAL, &off, NULL) == -1)
-        die_errno("setitimer");
-    return sent;
-}
-
-/* What the kernel says about the child: the bytes it could not hand over, and where it sleeps. */
-static void show_stuck_child(pid_t child, int from_child)
-{
-    char path[64], wchan[64] = "";
-    int queued = 0;
+    char path[64];
     FILE *f;
 
-    if (ioctl(from_child, FIONREAD, &queued) == -1)
-        die_errno("ioctl FIONREAD");
-    printf("[parent] FIONREAD: %d bytes wait unread in the child's pipe: it is stuck in write() too\n", queued);
-    snprintf(path, sizeof path, "/proc/%d/wchan", (int)child);
-    f = fopen(path, "r");
-    if (f != NULL) {
-        if (fgets(wchan, sizeof wchan, f) == NULL)
-            wchan[0] = '\0';
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+    if ((f = fopen(path, "r")) == NULL || fgets(buf, size, f) == NULL)
+        buf[0] = '\0';
+    if (f != NULL)
         fclose(f);
-    }
-    printf("[parent] %s: \"%s\" (the kernel function the child sleeps in)\n", path,
-           wchan[0] != '\0' ? wchan : "not readable here");
+    return buf;
 }
 
-static void set_nonblocking(int fd)
+/* The parent's second thread, the only one awake: it checks from outside
+ * that both pipes are full and both writers asleep, then interrupts the
+ * parent's write() with SIGALRM (no SA_RESTART) so the demo can end. */
+static void *watch(void *unused)
 {
-    int flags = fcntl(fd, F_GETFL);
+    uint64_t start = now_ns();
+    char stat[512], wchan[2][64], state[2], *paren;
+    int queued[2];
 
-    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
-        die_errno("fcntl O_NONBLOCK");
+    sleep_ms(DEADLINE_MS);
+    for (;;) {  /* stuck at once as a rule; a loaded machine may need a moment more */
+        for (int i = 0; i < 2; i++) {
+            /* FIONREAD works on either end of a Linux pipe. */
+            if (ioctl(watched.fds[i], FIONREAD, &queued[i]) == -1)
+                die_errno("ioctl FIONREAD");
+            /* The state letter follows the name in (), which may itself hold ')'. */
+            paren = strrchr(proc_line(watched.pids[i], "stat", stat, sizeof stat), ')');
+            state[i] = paren != NULL && paren[1] == ' ' ? paren[2] : '?';
+            proc_line(watched.pids[i], "wchan", wchan[i], sizeof wchan[i]);
+        }
+        watched.stuck = queued[0] == watched.capacity && queued[1] == watched.capacity &&
+                        state[0] == 'S' && state[1] == 'S';
+        if (watched.stuck || atomic_load(&write_returned) || elapsed_ns(start) > 2000000000u)
+            break;
+        sleep_ms(10);
+    }
+    /* wchan: the kernel function it sleeps in ("0" where the kernel hides it). */
+    for (int i = 0; i < 2; i++)
+        printf("[watcher] %s pid %d: state %c%s in wchan \"%s\"; the pipe it writes to holds "
+               "%d bytes%s\n", i == 0 ? "parent" : "child", (int)watched.pids[i], state[i],
+               state[i] == 'S' ? " (asleep)" : "", wchan[i], queued[i],
+               queued[i] == watched.capacity ? ": full (FIONREAD == capacity)" : "");
+    printf("[watcher] interrupting the parent's write() with SIGALRM\n");
+    /* Repeated: a signal that lands just before write() blocks is not the last chance. */
+    while (!atomic_load(&write_returned)) {
+        pthread_kill(watched.writer, SIGALRM);
+        sleep_ms(50);
+    }
+    return unused;
+}
+
+/* The broken parent: a plain blocking write of everything. */
+static size_t write_while_watched(const char *buf, size_t size)
+{
+    struct sigaction sa = {.sa_handler = on_alarm};
+    pthread_t watcher;
+    size_t sent = 0;
+    int err;
+
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) == -1)
+        die_errno("sigaction");
+    watched.writer = pthread_self();
+    if ((err = pthread_create(&watcher, NULL, watch, NULL)) != 0)
+        die_errnum(err, "pthread_create");
+    while (sent < size && !interrupted) {
+        ssize_t n = write(watched.fds[0], buf + sent, size - sent);
+
+        if (n == -1 && errno != EINTR)
+            die_errno("parent: write");
+        sent += n > 0 ? (size_t)n : 0;
+    }
+    atomic_store(&write_returned, true);
+    if ((err = pthread_join(watcher, NULL)) != 0)
+        die_errnum(err, "pthread_join");
+    return sent;
 }
 
 /* THE FIX: never wait on one direction while the other could move. */
@@ -128,8 +159,9 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
     size_t sent = 0, got = 0;
     unsigned rounds = 0;
 
-    set_nonblocking(to_child);
-    set_nonblocking(from_child);
+    for (int i = 0; i < 2; i++)
+        if (fcntl(pfd[i].fd, F_SETFL, fcntl(pfd[i].fd, F_GETFL) | O_NONBLOCK) == -1)
+            die_errno("fcntl O_NONBLOCK");
     while (pfd[0].fd != -1 || pfd[1].fd != -1) {
         if (poll(pfd, 2, 2000) <= 0)
             die("poll failed or nothing moved for 2 s");
@@ -165,7 +197,7 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
 
 int main(int argc, char *argv[])
 {
-    int to_child[2], from_child[2], capacity;
+    int to_child[2], from_child[2];
     size_t size, sent;
     bool fixed;
     pid_t child;
@@ -176,12 +208,11 @@ int main(int argc, char *argv[])
 
     if (pipe(to_child) == -1 || pipe(from_child) == -1)
         die_errno("pipe");
-    capacity = fcntl(to_child[1], F_GETPIPE_SZ);
-    if (capacity == -1)
+    if ((watched.capacity = fcntl(to_child[1], F_GETPIPE_SZ)) == -1)
         die_errno("fcntl F_GETPIPE_SZ");
-    size = 4 * (size_t)capacity;
+    size = 4 * (size_t)watched.capacity;
     printf("[parent] pipe capacity %s (F_GETPIPE_SZ); each side sends %s\n",
-           fmt_bytes((uint64_t)capacity).s, fmt_bytes(size).s);
+           fmt_bytes((uint64_t)watched.capacity).s, fmt_bytes(size).s);
     child = fork_or_die();
     if (child == 0) {
         close(to_child[1]);
@@ -190,7 +221,10 @@ int main(int argc, char *argv[])
     }
     close(to_child[0]);
     close(from_child[1]);
-    out = filled(size, 'p');
+    if ((out = calloc(size, 1)) == NULL)
+        die_errno("calloc");
+    watched.pids[0] = getpid(), watched.pids[1] = child;
+    watched.fds[0] = to_child[1], watched.fds[1] = from_child[0];
 
     if (fixed) {
         printf("[parent] writing and reading at once: non-blocking ends and poll()\n");
@@ -199,22 +233,18 @@ int main(int argc, char *argv[])
         return reap_child(child, "parent") == 0 ? 0 : 1;
     }
     printf("[parent] writing %s to the child before reading anything\n", fmt_bytes(size).s);
-    sent = write_until_deadline(to_child[1], out, size);
+    sent = write_while_watched(out, size);
     free(out);
-    if (sent == size) {
-        printf("[parent] unexpected: all %zu bytes went through without a reader\n", size);
-        kill(child, SIGKILL);
-        reap_child(child, "parent");
-        return 1;
-    }
-    printf("[parent] deadlock: both sides blocked in write(); after %d ms the parent has sent "
-           "%zu of %zu bytes\n", DEADLINE_MS, sent, size);
-    show_stuck_child(child, from_child[0]);
+    if (watched.stuck && sent < size)
+        printf("[parent] deadlock: both sides blocked in write(); the parent had sent %zu of %zu "
+               "bytes when SIGALRM interrupted it\n", sent, size);
     printf("[parent] killing the child to end the demo\n");
     if (kill(child, SIGKILL) == -1)
         die_errno("kill");
     close(to_child[1]);
     close(from_child[0]);
     reap_child(child, "parent");
+    if (!watched.stuck || sent == size)
+        die("the watcher did not see both sides stuck in write(): no symptom");
     return 0;
 }

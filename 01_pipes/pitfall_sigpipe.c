@@ -32,6 +32,10 @@ static noreturn void run_writer(int write_fd, bool fixed)
         if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
             die_errno("signal");
         printf("[writer] SIGPIPE ignored: a write to a closed pipe returns EPIPE instead\n");
+    } else if (signal(SIGPIPE, SIG_DFL) == SIG_ERR) {
+        /* The broken writer trusts the default, but SIG_IGN is inherited: started
+         * from `trap '' PIPE` it would get EPIPE and show no symptom.  Reset it. */
+        die_errno("signal");
     }
     for (int i = 1; i <= MAX_LINES; i++) {
         int len = snprintf(line, sizeof line, "line %d\n", i);
@@ -53,12 +57,13 @@ static noreturn void run_writer(int write_fd, bool fixed)
 /* Like `head -1`: take one line, then close the read end and stop listening. */
 static void run_reader(int read_fd)
 {
-    char buf[64];
+    char buf[64], *nl;
     ssize_t n = read(read_fd, buf, sizeof buf);
 
     if (n == -1)
         die_errno("read from pipe");
-    printf("[parent] read %zd bytes: \"%.*s\"\n", n, (int)strcspn(buf, "\n"), buf);
+    nl = memchr(buf, '\n', (size_t)n);           /* read() does not NUL-terminate */
+    printf("[parent] read %zd bytes: \"%.*s\"\n", n, (int)(nl != NULL ? nl - buf : n), buf);
     close(read_fd);
     printf("[parent] closed the read end: no reader is left\n");
 }

@@ -33,6 +33,13 @@ static void splice_all(int from, int to, size_t len, const char *what)
     while (len > 0) {
         ssize_t n = splice(from, NULL, to, NULL, len, 0);
 
+        if (n == -1 && errno == EAGAIN) {       /* stdout was left O_NONBLOCK, and is full */
+            struct pollfd p = {.fd = to, .events = POLLOUT};
+
+            if (poll(&p, 1, -1) == -1 && errno != EINTR)
+                die_errno("poll %s", what);
+            continue;
+        }
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1)
