@@ -3,9 +3,8 @@
  * Clients write fixed-size requests (pid and query, at most PIPE_BUF bytes, so
  * each write() is atomic and concurrent clients never mix) into the server's
  * well-known FIFO; the server answers on the FIFO named after the client's
- * pid and never blocks on a client that has gone.  On SIGINT/SIGTERM it leaves
- * its loop through exit(), so the cleanup registry removes its FIFO.
- *
+ * pid and never blocks on a client that has gone.  However the demo ends, even
+ * cut short by a signal, every process removes its FIFO and none outlives the demo.
  * Guide part: theory (FIFOs: the client/server design with reply FIFOs).
  * Run: ./advanced_fifo_server
  *      two terminals: ./advanced_fifo_server --server DIR   (Ctrl-C stops it)
@@ -22,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,26 +39,24 @@ struct message {
 _Static_assert(sizeof(struct message) <= PIPE_BUF, "a message must be one atomic write");
 
 static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
 
-static void on_stop(int sig)
-{
-    stop_signal = sig;
-}
-
-/* Creates FIFO `path` (exit() removes it) and opens it for reading without
- * waiting for a writer, then for writing too: that dummy write end is never
- * written, it keeps the FIFO's writer count above zero.  Without it, read()
- * returns 0 (EOF) and poll() reports POLLHUP each time the last connected peer
- * closes, so the reader would spin, or close and reopen the FIFO between
- * peers.  The read end stays non-blocking: read() follows a poll() that saw data. */
+/* Creates FIFO `path` (exit() removes it), opens it for reading without waiting, then for
+ * writing: that dummy end, never written, keeps the writer count above zero, or read() gives
+ * EOF and poll() POLLHUP whenever the last peer closes.  Reads follow poll(): non-blocking. */
 static int create_fifo_with_dummy_writer(const char *path, int *dummy)
 {
+    sigset_t all, old;
     int fd;
 
+    /* No signal between the two: its cleanup handler would not know this FIFO yet. */
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
     if ((*dummy = open(path, O_WRONLY)) == -1)   /* a reader exists: no wait */
@@ -91,7 +89,8 @@ static void answer(const char *dir, struct message *msg, int served)
     close(fd);
 }
 
-static noreturn void run_server(const char *dir, int ready_fd)
+/* Demo only, else -1: ready_fd gets a byte once listening; life_fd, see run_demo(). */
+static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
 {
     struct sigaction sa = {.sa_handler = on_stop};      /* no SA_RESTART */
     char path[PATH_MAX];
@@ -112,16 +111,19 @@ static noreturn void run_server(const char *dir, int ready_fd)
     fd = create_fifo_with_dummy_writer(path, &dummy);
     printf("[server] listening on %s (read fd %d, dummy write fd %d)%s\n", path, fd, dummy,
            ready_fd < 0 ? ", Ctrl-C stops it" : "");
-    if (ready_fd >= 0)
-        close(ready_fd);        /* EOF on the parent's end: "ready" */
+    if (ready_fd >= 0 && (write_full(ready_fd, "!", 1) == -1 || close(ready_fd) == -1))
+        die_errno("tell the demo that the server is ready");
 
     while (!stop_signal) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        /* poll() skips a negative fd: no lifeline, nothing watched in the second slot. */
+        struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = life_fd, .events = 0}};
         struct message msg;
         ssize_t n;
 
-        if (ppoll(&pfd, 1, NULL, &waiting) == -1 && errno != EINTR)
+        if (ppoll(pfd, 2, NULL, &waiting) == -1 && errno != EINTR)
             die_errno("ppoll");
+        if (pfd[1].revents & POLLHUP)       /* reported even with events = 0 */
+            die("the demo's parent is gone (lifeline hung up)");    /* exit(): cleanup */
         n = read(fd, &msg, sizeof msg);         /* one whole request, or EAGAIN */
         if (n == (ssize_t)sizeof msg && msg.pid > 0)
             answer(dir, &msg, ++served);
@@ -137,14 +139,14 @@ static noreturn void run_client(const char *dir, int id, long requests)
 {
     char path[PATH_MAX], reply_path[PATH_MAX];
     pid_t pid = getpid();
-    int rfd, dummy, sfd;
+    int rfd, dummy, sfd, flags;
 
     snprintf(path, sizeof path, "%s/server.fifo", dir);
-    /* O_NONBLOCK: with no server (no reader) this fails with ENXIO at once */
-    if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1)
+    if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1)     /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
-    if (fcntl(sfd, F_SETFL, 0) == -1)           /* clear O_NONBLOCK: if full, wait */
-        die_errno("fcntl F_SETFL");
+    /* Then clear O_NONBLOCK alone (F_SETFL sets every status flag): if full, wait. */
+    if ((flags = fcntl(sfd, F_GETFL)) == -1 || fcntl(sfd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+        die_errno("fcntl %s", path);
     snprintf(reply_path, sizeof reply_path, "%s/reply.%d", dir, (int)pid);
     /* Our own dummy writer: between two replies the server has closed its
      * end, and read() must wait for the next reply, not report EOF. */
@@ -169,36 +171,50 @@ static noreturn void run_client(const char *dir, int id, long requests)
 
 static int run_demo(void)
 {
-    pid_t server, clients[CLIENTS];
-    int ready[2];
-    bool failed = false;
+    pid_t server, clients[CLIENTS], parent = getpid();
     char dir[PATH_MAX], byte;
+    int ready[2], life[2];
+    bool failed = false;
 
     make_temp_dir(dir, sizeof dir, "fifo_server");
-    if (pipe(ready) == -1)
+    /* Lifeline: only this process keeps life[1]; however it ends, the server sees POLLHUP. */
+    if (pipe(ready) == -1 || pipe(life) == -1)
         die_errno("pipe");
-    if ((server = fork_or_die()) == 0)
-        run_server(dir, ready[1]);
+    /* Last one out removes the directory: each child registers it before its FIFO, so
+     * its cleanup unlinks the FIFO, then tries rmdir(), which only works once it is empty. */
+    if ((server = fork_or_die()) == 0) {
+        close(ready[0]);
+        close(life[1]);
+        if (cleanup_add_dir(dir) == -1)
+            die_errno("cleanup_add_dir %s", dir);
+        run_server(dir, ready[1], life[0]);
+    }
     close(ready[1]);
-    /* Clients may only start once server.fifo exists and has its reader:
-     * read() returns 0 when the server closes its copy of the write end. */
-    if (read(ready[0], &byte, 1) != 0)
+    close(life[0]);
+    /* Clients start once server.fifo has its reader; a server that died sends no byte. */
+    if (read(ready[0], &byte, 1) != 1)
         die("the server did not start");
     close(ready[0]);
-
     for (int i = 0; i < CLIENTS; i++) {
-        if ((clients[i] = fork_or_die()) == 0)
+        if ((clients[i] = fork_or_die()) == 0) {
+            /* Nor may a client outlive the parent: the kernel then sends it SIGTERM, whose
+             * cleanup handler removes reply.<pid>; getppid() sees a parent gone before. */
+            close(life[1]);
+            if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent ||
+                cleanup_add_dir(dir) == -1)
+                exit(1);
             run_client(dir, i + 1, 3);
+        }
     }
     for (int i = 0; i < CLIENTS; i++)
         failed |= reap_child(clients[i], "parent") != 0;
     printf("[parent] all clients answered; sending SIGTERM to the server, pid %d\n", (int)server);
     kill(server, SIGTERM);
     failed |= reap_child(server, "parent") != 0;
-    /* rmdir() only removes an empty directory: proof that no FIFO is left. */
-    if (rmdir(dir) == -1)
-        die_errno("rmdir %s: a FIFO was left behind", dir);
-    printf("[parent] rmdir %s succeeded: no FIFO was left behind\n", dir);
+    close(life[1]);
+    if (access(dir, F_OK) == 0)     /* rmdir() only removes an empty directory */
+        die("%s is still there: a FIFO was left behind", dir);
+    printf("[parent] %s is gone: the server, last out, could rmdir() it\n", dir);
     return failed ? 1 : 0;
 }
 
@@ -227,7 +243,7 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
 
     if (server_dir != NULL)
-        run_server(server_dir, -1);
+        run_server(server_dir, -1, -1);
     if (client_dir != NULL)
         run_client(client_dir, (int)getpid(), requests);
     return run_demo();

@@ -3,9 +3,9 @@
  * Real-world pattern: GNU make (since 3.78) caps `make -jJ` across recursive sub-makes with
  * one pipe pre-loaded with J-1 one-byte tokens; each make also owns one implicit token.  A
  * make takes a byte before it starts a second, third... job and writes it back once it has
- * reaped that job.  Sub-makes find the pipe through MAKEFLAGS: `--jobserver-auth=R,W`
- * (inherited fds) or, since make 4.4, `--jobserver-auth=fifo:PATH`.  Here: the top "make",
- * one recursive sub-make (job 4), a shared counter that measures real concurrency.
+ * reaped that job.  A sub-make is a new program that finds the pipe in MAKEFLAGS as
+ * `--jobserver-auth=R,W`, fds kept open through exec (so never O_CLOEXEC; make 4.4 adds
+ * `fifo:PATH`).  Job 4 here re-executes this program as a sub-make; a shared counter measures.
  * Guide part: real-world (GNU make jobserver: token pipe, acquire/release, MAKEFLAGS).
  * Run: ./advanced_jobserver [--jobs J] [--tasks N]
  */
@@ -14,12 +14,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,7 +31,7 @@
 
 static const char usage[] = "[--jobs J] [--tasks N]    (J 1-16, default 3; N 1-32, default 8)";
 
-struct meter { atomic_int running, max; };     /* in a MAP_SHARED page: every process sees it */
+struct meter { atomic_int running, max; };     /* in a memfd: every process maps the same page */
 
 struct make {
     const char *role;           /* "make" or "sub-make" */
@@ -44,6 +44,7 @@ struct make {
 };
 
 static struct meter *meter;
+static int meter_fd = -1;
 
 static void on_sigchld(int sig) { (void)sig; }  /* only there to interrupt ppoll() */
 
@@ -62,9 +63,8 @@ static noreturn void run_job(const char *name, unsigned ms)
     exit(0);
 }
 
-/* Reap finished children and give their slots back: a pipe token to the pipe, the
- * implicit one to ourselves.  GNU make, too, returns a token only after waitpid(), so a
- * job that crashes cannot lose one. */
+/* Reap finished children and give their slots back: a pipe token to the pipe, the implicit
+ * one to ourselves.  As in GNU make, only after waitpid(): a crashed job loses no token. */
 static int reap_finished(struct make *m, int options)
 {
     int status, reaped = 0;
@@ -91,8 +91,7 @@ static int reap_finished(struct make *m, int options)
 }
 
 /* Get a slot for the next job: the implicit token if it is free, else a byte from the pipe.
- * While waiting, children that end must still be reaped (their tokens returned), so wait
- * in ppoll() with SIGCHLD unblocked only there: no signal can slip in before the sleep. */
+ * Waiting, we must still reap (and return tokens): ppoll() lets SIGCHLD in, only there. */
 static bool acquire_slot(struct make *m, const char *job)
 {
     int waits = 0;
@@ -119,30 +118,23 @@ static bool acquire_slot(struct make *m, const char *job)
     }
 }
 
-static void run_make(struct make *m, const char *prefix, int tasks);
-
-/* A recursive make: it learns the jobserver from MAKEFLAGS, as a real sub-make would. */
-static noreturn void run_sub_make(const struct make *parent, const char *job)
+/* `$(MAKE) -C sub`: make's own argv[0] again, knowing only its environment and open fds. */
+static noreturn void exec_sub_make(const struct make *m, const char *job)
 {
-    struct make sub = {.role = "sub-make", .jobs = parent->jobs, .wait_mask = parent->wait_mask};
-    char flags[64];
+    char flags[64], fd[16];
 
-    snprintf(flags, sizeof flags, " -j%ld --jobserver-auth=%d,%d", parent->jobs, parent->rfd,
-             parent->wfd);
-    if (sscanf(strstr(flags, "--jobserver-auth="), "--jobserver-auth=%d,%d", &sub.rfd,
-               &sub.wfd) != 2)
-        die("bad MAKEFLAGS");
-    printf("[sub-make] MAKEFLAGS='%s': joined the jobserver; make's slot for job %s is my "
-           "implicit token\n", flags, job);
-    run_make(&sub, job, SUB_JOBS);
-    exit(0);
+    snprintf(flags, sizeof flags, " -j%ld --jobserver-auth=%d,%d", m->jobs, m->rfd, m->wfd);
+    snprintf(fd, sizeof fd, "%d", meter_fd);
+    if (setenv("MAKEFLAGS", flags, 1) == -1)
+        die_errno("setenv MAKEFLAGS");
+    execlp(program_invocation_name, program_invocation_name, "--sub-make", job, "--meter-fd",
+           fd, (char *)NULL);
+    die_errno("exec %s", program_invocation_name);
 }
 
-/* 30-60 ms, fixed per job name, so runs are alike but jobs end out of order. */
-static unsigned job_ms(const char *job)
+static unsigned job_ms(const char *job)     /* 30-60 ms, fixed per name: end out of order */
 {
     unsigned h = 5381;
-
     for (const char *p = job; *p != '\0'; p++)
         h = h * 33 + (unsigned char)*p;
     return 30 + (h * 2654435761u >> 20) % 31;
@@ -158,7 +150,7 @@ static void start(struct make *m, const char *job, bool token, bool recursive)
            token ? "a token from the pipe" : "the implicit token");
     m->pid[i] = fork_or_die();
     if (m->pid[i] == 0 && recursive)
-        run_sub_make(m, job);
+        exec_sub_make(m, job);
     if (m->pid[i] == 0)
         run_job(job, job_ms(job));
     m->token[i] = token;
@@ -170,8 +162,7 @@ static void run_make(struct make *m, const char *prefix, int tasks)
 
     for (int t = 1; t <= tasks; t++) {
         snprintf(job, sizeof job, "%s%s%d", prefix, *prefix ? "." : "", t);
-        bool token = acquire_slot(m, job);
-        start(m, job, token, *prefix == '\0' && t == SUB_TASK);
+        start(m, job, acquire_slot(m, job), *prefix == '\0' && t == SUB_TASK);
     }
     while (reap_finished(m, 0) > 0)
         ;
@@ -182,59 +173,76 @@ int main(int argc, char *argv[])
     static const struct option longopts[] = {
         {"jobs", required_argument, NULL, 'j'},
         {"tasks", required_argument, NULL, 'n'},
+        {"sub-make", required_argument, NULL, 'S'},     /* internal: job 4's recipe */
+        {"meter-fd", required_argument, NULL, 'M'},     /* internal: where the counter is */
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct sigaction sa = {.sa_handler = on_sigchld};
+    const char *sub_job = NULL, *flags;
     long jobs = 3, tasks = 8;
-    int fds[2], c, queued = 0, back = 0;
-    sigset_t chld;
+    int fds[2], c, back = 0;
+    sigset_t chld, wait_mask;
 
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
-    while ((c = cli_getopt(argc, argv, "j:n:h", longopts, usage)) != -1) {
-        if (c == 'j')
-            jobs = cli_long(optarg, 1, MAX_SLOTS, "--jobs", usage);
-        else if (c == 'n')
-            tasks = cli_long(optarg, 1, MAX_TASKS, "--tasks", usage);
-    }
+    while ((c = cli_getopt(argc, argv, "j:n:h", longopts, usage)) != -1)
+        switch (c) {
+        case 'j': jobs = cli_long(optarg, 1, MAX_SLOTS, "--jobs", usage); break;
+        case 'n': tasks = cli_long(optarg, 1, MAX_TASKS, "--tasks", usage); break;
+        case 'S': sub_job = optarg; break;
+        case 'M': meter_fd = (int)cli_long(optarg, 0, INT_MAX, "--meter-fd", usage); break;
+        }
     cli_no_operands(argc, argv, usage);
 
-    meter = mmap(NULL, sizeof *meter, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    /* The counter is in a memfd, not MAP_ANONYMOUS: a mapping does not survive exec, an fd does. */
+    if (sub_job == NULL && ((meter_fd = memfd_create("meter", 0)) == -1 ||
+                            ftruncate(meter_fd, sizeof *meter) == -1))
+        die_errno("memfd_create");
+    meter = mmap(NULL, sizeof *meter, PROT_READ | PROT_WRITE, MAP_SHARED, meter_fd, 0);
     if (meter == MAP_FAILED)
-        die_errno("mmap");
-    /* Non-blocking reads let a make that lost the race for a byte go back to ppoll(). */
-    if (pipe2(fds, O_NONBLOCK) == -1)
-        die_errno("pipe2");
-    struct make top = {.role = "make", .jobs = jobs, .rfd = fds[0], .wfd = fds[1]};
-    for (long i = 0; i < jobs - 1; i++)
-        if (write_full(top.wfd, "+", 1) == -1)
-            die_errno("preload token");
+        die_errno("mmap the counter");
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    if (sigprocmask(SIG_BLOCK, &chld, &top.wait_mask) == -1 ||
-        sigaction(SIGCHLD, &sa, NULL) == -1)
+    if (sigprocmask(SIG_BLOCK, &chld, &wait_mask) == -1 || signal(SIGCHLD, on_sigchld) == SIG_ERR)
         die_errno("SIGCHLD setup");
-    sigdelset(&top.wait_mask, SIGCHLD);
-    printf("[make] -j%ld: jobserver pipe (read fd %d, write fd %d) preloaded with %ld tokens, "
-           "plus 1 implicit token\n", jobs, top.rfd, top.wfd, jobs - 1);
-    if (tasks >= SUB_TASK)
-        printf("[make] job %d is a recursive sub-make running %d jobs of its own\n", SUB_TASK,
-               SUB_JOBS);
+    sigdelset(&wait_mask, SIGCHLD);     /* the mask for ppoll() */
 
-    run_make(&top, "", (int)tasks);
+    if (sub_job != NULL) {
+        /* MAKEFLAGS holds mere numbers.  They name the pipe only because it was made without
+         * O_CLOEXEC; else they are closed (GNU make then warns "jobserver unavailable: using
+         * -j1"), or worse, reused by some unrelated file. */
+        if ((flags = getenv("MAKEFLAGS")) == NULL ||
+            sscanf(flags, " -j%ld --jobserver-auth=%d,%d", &jobs, &fds[0], &fds[1]) != 3)
+            die("sub-make: no jobserver in MAKEFLAGS");
+        if (fcntl(fds[0], F_GETFD) == -1 || fcntl(fds[1], F_GETFD) == -1)
+            die_errno("sub-make: jobserver fds %d,%d", fds[0], fds[1]);
+        printf("[sub-make] pid %d, a new program: MAKEFLAGS='%s', fds %d,%d open: joined the "
+               "jobserver; make's slot for job %s is my implicit token\n", (int)getpid(), flags,
+               fds[0], fds[1], sub_job);
+    } else {
+        /* Non-blocking reads let a make that lost the race for a byte go back to ppoll().  No
+         * O_CLOEXEC: the sub-make inherits both fds through exec. */
+        if (pipe2(fds, O_NONBLOCK) == -1)
+            die_errno("pipe2");
+        for (long i = 0; i < jobs - 1; i++)
+            if (write_full(fds[1], "+", 1) == -1)
+                die_errno("preload token");
+        printf("[make] -j%ld: jobserver pipe (read fd %d, write fd %d) preloaded with %ld tokens, "
+               "plus 1 implicit token\n", jobs, fds[0], fds[1], jobs - 1);
+    }
+    struct make m = {.role = sub_job ? "sub-make" : "make", .jobs = jobs, .rfd = fds[0],
+                     .wfd = fds[1], .wait_mask = wait_mask};
+    run_make(&m, sub_job ? sub_job : "", sub_job ? SUB_JOBS : (int)tasks);
+    if (sub_job != NULL)
+        return 0;
 
     int max = atomic_load(&meter->max);
     printf("[make] maximum concurrency observed: %d (limit -j%ld)\n", max, jobs);
-    /* Count the tokens twice: what the kernel says is queued, then by draining them. */
-    if (ioctl(top.rfd, FIONREAD, &queued) == -1)
-        die_errno("ioctl FIONREAD");
-    for (char tok; read(top.rfd, &tok, 1) == 1;)
+    for (char tok; read(m.rfd, &tok, 1) == 1;)      /* drain: count what came back */
         back++;
-    printf("[make] FIONREAD: %d bytes queued in the pipe; drained %d tokens\n", queued, back);
     printf("[make] tokens back in the pipe: %d of %ld%s\n", back, jobs - 1,
            back == jobs - 1 ? ": the jobserver is whole" : ": TOKENS LOST");
-    close(top.rfd);
-    close(top.wfd);
+    close(m.rfd);
+    close(m.wfd);
     munmap(meter, sizeof *meter);
     if (max > jobs || back != jobs - 1)
         die("the jobserver did not keep its limit");

@@ -1,12 +1,11 @@
 /* advanced_latch.c - PostgreSQL's latch: sleep in poll() until another process sets a flag
  *
  * Real-world pattern: PostgreSQL's latch (src/backend/storage/ipc/latch.c; the waiting part
- * moved to waiteventset.c in release 18).  A latch is a flag in shared memory; its owner
- * sleeps in poll() on a private "self-pipe".  Another process sets the flag and, if the
- * owner may be asleep, signals it; the owner's handler writes one byte into the self-pipe,
- * which wakes poll() even if the signal came just before poll() started.  On Linux today
- * PostgreSQL waits in epoll with a signalfd (and uses SIGURG, no longer SIGUSR1); the
- * self-pipe is still its portable poll() fallback.
+ * moved to waiteventset.c in release 18).  A latch is a flag in shared memory; its owner sleeps
+ * in poll() on a private "self-pipe".  A setter raises the flag and, if the owner may be asleep,
+ * signals it; the handler writes a byte to the self-pipe, which wakes poll() even if the signal
+ * came just before poll() started.  Linux PostgreSQL now waits in epoll on a signalfd (SIGURG,
+ * not SIGUSR1); the self-pipe is its portable fallback.  The owner also watches for parent death.
  * Guide part: real-world (PostgreSQL latch: self-pipe trick, lost-wakeup-free waiting).
  * Run: ./advanced_latch
  */
@@ -22,7 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static const char usage[] = "    (no options: the demo runs both processes itself)";
+static const char usage[] = "[-h]    (no options: the demo runs both processes itself)";
 
 enum set_result { SET_ALREADY, SET_FLAG_ONLY, SET_SELF_PIPE, SET_SIGNALLED };
 static const char *const set_said[] = {
@@ -42,6 +41,7 @@ struct latch {                      /* lives in a MAP_SHARED page */
 
 static struct latch *latch;
 static int selfpipe[2] = {-1, -1};
+static int parent_alive_fd = -1;    /* read end of a pipe whose write end only the client holds */
 static volatile sig_atomic_t usr1_count, reload_pending, reload_set_result;
 
 /* Async-signal-safe: atomics on a lock-free int, getpid(), write() and kill() only. */
@@ -112,9 +112,15 @@ static bool latch_wait(struct latch *l, int timeout_ms)
         uint64_t now = now_ns();
         if (now >= deadline)
             break;
-        struct pollfd p = {.fd = selfpipe[0], .events = POLLIN};
-        if (poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) == -1 && errno != EINTR)
+        struct pollfd p[2] = {{.fd = selfpipe[0], .events = POLLIN},
+                              {.fd = parent_alive_fd, .events = POLLIN}};
+        if (poll(p, 2, (int)((deadline - now + 999999) / 1000000)) == -1 && errno != EINTR)
             die_errno("poll");
+        /* EOF on the watch pipe: the client is gone, however it ended, and nobody will ever
+         * set the latch again.  PostgreSQL's WL_EXIT_ON_PM_DEATH does the same on the
+         * postmaster's death: else an orphaned backend would go on waking up forever. */
+        if (p[1].revents != 0)
+            die("backend: the client is gone: exiting, as backends do on postmaster death");
         drain_self_pipe();          /* bytes only mean "look again"; is_set is the truth */
     }
     atomic_store(&l->maybe_sleeping, 0);
@@ -140,8 +146,9 @@ static void latch_own(struct latch *l)
 static noreturn void run_backend(void)
 {
     latch_own(latch);
-    printf("[backend] pid %d owns the latch: self-pipe fds %d/%d, SIGUSR1 handler writes to it\n",
-           (int)getpid(), selfpipe[0], selfpipe[1]);
+    printf("[backend] pid %d owns the latch: self-pipe fds %d/%d, SIGUSR1 handler writes to it; "
+           "EOF on fd %d means the client died\n", (int)getpid(), selfpipe[0], selfpipe[1],
+           parent_alive_fd);
     printf("[backend] loop: latch_reset, check for work, latch_wait (in that order)\n");
     for (;;) {
         /* Reset BEFORE looking at the work: a set that lands after the check then stays
@@ -170,6 +177,7 @@ static noreturn void run_backend(void)
     printf("[backend] shutting down; SIGUSR1 received %d times\n", (int)usr1_count);
     close(selfpipe[0]);
     close(selfpipe[1]);
+    close(parent_alive_fd);
     exit(0);
 }
 
@@ -193,7 +201,7 @@ static void client_set(const char *what, int *signals)
 
 int main(int argc, char *argv[])
 {
-    int status, signals = 0;
+    int status, signals = 0, alive[2];
     pid_t backend;
 
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
@@ -202,9 +210,15 @@ int main(int argc, char *argv[])
     latch = mmap(NULL, sizeof *latch, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (latch == MAP_FAILED)
         die_errno("mmap");
+    if (pipe(alive) == -1)
+        die_errno("pipe");
     backend = fork_or_die();
-    if (backend == 0)
+    if (backend == 0) {
+        close(alive[1]);            /* else its own copy would keep the pipe open */
+        parent_alive_fd = alive[0];
         run_backend();
+    }
+    close(alive[0]);
 
     wait_for(&latch->maybe_sleeping, 1);
     atomic_fetch_add(&latch->requests, 1);
@@ -224,6 +238,7 @@ int main(int argc, char *argv[])
     atomic_store(&latch->shutdown, 1);
     client_set("shutdown requested", &signals);
     status = reap_child(backend, "client");
+    close(alive[1]);
     printf("[client] I sent %d signals for 4 latch_set calls\n", signals);
     munmap(latch, sizeof *latch);
     return status == 0 ? 0 : 1;

@@ -67,14 +67,15 @@ static void set_handlers(void (*handler)(int))
 
 /* Three kinds of signal for the loop: a child sends SIGUSR1 every 20 ms
  * and exits (SIGCHLD follows), and a one-shot timer raises SIGALRM. */
-static void start_sources(const char *role, long signals, const sigset_t *child_mask, const int loop_fds[2])
+static void start_sources(const char *role, long signals, const sigset_t *child_mask,
+                          const int *loop_fds, int nfds)
 {
     struct itimerval timer = {.it_value = {.tv_sec = 0, .tv_usec = 100 * 1000}};
     pid_t pid = fork_or_die();
 
     if (pid == 0) {
-        close(loop_fds[0]);     /* the loop's fds are no use here; close(-1) only fails */
-        close(loop_fds[1]);
+        for (int i = 0; i < nfds; i++)
+            close(loop_fds[i]);         /* the event loop's fds are no use here */
         /* The blocked mask is inherited through fork() and exec(): a child
          * of a signalfd user must unblock, or it never sees these signals. */
         if (child_mask != NULL && sigprocmask(SIG_SETMASK, child_mask, NULL) == -1)
@@ -174,7 +175,7 @@ static void demo_self_pipe(long signals)
     set_handlers(on_signal);
     printf("[self-pipe] pipe fds %d/%d, non-blocking; the handler of SIGUSR1, SIGCHLD and SIGALRM "
            "writes the signal number as one byte\n", sp[0], sp[1]);
-    start_sources("self-pipe", signals, NULL, sp);
+    start_sources("self-pipe", signals, NULL, sp, 2);
     event_loop("self-pipe", sp[0], drain_self_pipe, signals);
     set_handlers(SIG_DFL);
     close(sp[0]);
@@ -196,7 +197,7 @@ static void demo_signalfd(long signals)
     if (sfd == -1)
         die_errno("signalfd");
     printf("[signalfd] fd %d reads SIGUSR1, SIGCHLD and SIGALRM; they are blocked, no handler runs\n", sfd);
-    start_sources("signalfd", signals, &old, (int[2]){sfd, -1});
+    start_sources("signalfd", signals, &old, &sfd, 1);
     event_loop("signalfd", sfd, drain_signalfd, signals);
     close(sfd);
     if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)

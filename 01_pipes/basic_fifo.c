@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,9 +144,15 @@ static void show_sleeping(const char *role, pid_t pid)
 
 static pid_t spawn(void (*side)(const char *, long), const char *path, long lines)
 {
-    pid_t pid = fork_or_die();
+    pid_t parent = getpid(), pid = fork_or_die();
 
     if (pid == 0) {
+        /* A parent that dies early (of SIGPIPE, say, under `| head`) removes the FIFO, and
+         * a reader still in open() would wait forever for a writer that cannot find it.
+         * So the kernel is asked to send us SIGTERM when the parent dies (Linux only);
+         * getppid() catches a parent that was already gone before we asked. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+            exit(1);
         side(path, lines);
         exit(0);
     }

@@ -4,7 +4,6 @@
  * checks that each arrives whole and in its writer's order.  The key is
  * PIPE_BUF: a write() of at most PIPE_BUF bytes to a pipe or FIFO is atomic,
  * so records sent with one write() each interleave only as wholes.
- *
  * Guide part: exercise 3 (intermediate: a FIFO log collector).
  * Run: ./solution_fifo_log [--writers N] [--records M] [--size BYTES]
  *      two terminals: ./solution_fifo_log --collector PATH [--size BYTES]
@@ -47,14 +46,19 @@ static bool format_record(char *rec, long id, long seq, size_t size)
     return true;
 }
 
+static int clear_nonblock(int fd)    /* F_SETFL sets all status flags: keep the others */
+{
+    int flags = fcntl(fd, F_GETFL);
+    return flags == -1 ? -1 : fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 static noreturn void run_writer(const char *path, long id, long records, size_t size,
                                 int ready_fd)
 {
     char rec[PIPE_BUF];
     int fd = open(path, O_WRONLY | O_NONBLOCK);     /* no collector: ENXIO, no hang */
 
-    /* Then clear O_NONBLOCK: when the FIFO is full, wait instead of EAGAIN. */
-    if (fd == -1 || fcntl(fd, F_SETFL, 0) == -1)
+    if (fd == -1 || clear_nonblock(fd) == -1)       /* then a full FIFO waits, no EAGAIN */
         die_errno("open %s (is a collector reading it?)", path);
     if (ready_fd >= 0)
         close(ready_fd);        /* tells the demo's collector: this writer is in */
@@ -181,9 +185,8 @@ static int run_demo(long writers, long records, size_t size)
         die_errno("open %s", path);
     printf("[collector] reading %s: %ld writers x %ld records of %zu bytes\n", path, writers,
            records, size);
-    for (long i = 1; i <= writers; i++)     /* listed up front: a silent writer shows too */
-        c.w[c.writers++] = (struct writer_stats){.id = i};
     for (long i = 0; i < writers; i++) {
+        c.w[c.writers++] = (struct writer_stats){.id = i + 1};  /* a silent writer shows too */
         if ((pids[i] = fork_or_die()) == 0) {
             close(fd);
             close(ready[0]);
@@ -193,7 +196,7 @@ static int run_demo(long writers, long records, size_t size)
     close(ready[1]);
     /* EOF here: every writer has the FIFO open.  Before that, a FIFO with no
      * writer would read as EOF while writers are still on their way. */
-    if (read(ready[0], &byte, 1) != 0 || fcntl(fd, F_SETFL, 0) == -1)
+    if (read(ready[0], &byte, 1) != 0 || clear_nonblock(fd) == -1)
         die_errno("wait for the writers");
     close(ready[0]);
     collect(&c, fd);
