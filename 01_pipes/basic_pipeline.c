@@ -13,7 +13,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 
-#include <fcntl.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,21 +107,6 @@ static void reap_stages(const struct stage *stages, int n)
     }
 }
 
-/* Started with descriptor 0, 1 or 2 closed (`prog <&-`), pipe() would hand
- * out that number, and a stage's dup2() onto its stdin or stdout would then
- * clobber or close a pipe end: the classic daemon/pipeline hazard.  open()
- * takes the lowest free number, so this fills any gap with /dev/null. */
-static void ensure_std_fds(void)
-{
-    int fd;
-
-    while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
-        ;
-    if (fd == -1)
-        die_errno("open /dev/null");
-    close(fd);
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -137,7 +121,7 @@ int main(int argc, char *argv[])
     long top = 0;
     int n = 4, c;
 
-    ensure_std_fds();                   /* before any pipe() */
+    ensure_std_fds();                   /* before any pipe(): see common.h */
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "t:h", longopts, usage)) != -1)
         if (c == 't')

@@ -180,21 +180,6 @@ static void demo(void)
         demo_run(&cases[i]);
 }
 
-/* Started with descriptor 0, 1 or 2 closed (`prog <&-`), pipe() would hand
- * out that number, and a stage's dup2() onto its stdin or stdout would then
- * clobber or close a pipe end: the classic daemon/pipeline hazard.  open()
- * takes the lowest free number, so this fills any gap with /dev/null. */
-static void ensure_std_fds(void)
-{
-    int fd;
-
-    while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
-        ;
-    if (fd == -1)
-        die_errno("open /dev/null");
-    close(fd);
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -205,7 +190,7 @@ int main(int argc, char *argv[])
     pid_t *pids;
     int n, status;
 
-    ensure_std_fds();                   /* before any pipe() */
+    ensure_std_fds();                   /* before any pipe(): see common.h */
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
     /* '+': options end at the first command, so `sort -r` keeps its -r. */
     while (cli_getopt(argc, argv, "+h", longopts, usage) != -1)

@@ -44,6 +44,11 @@ void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);            /* like die, r
  * returns the wait status. */
 pid_t fork_or_die(void);
 int reap_child(pid_t pid, const char *role);
+/* Started with descriptor 0, 1 or 2 closed (`prog <&-`), pipe() or open()
+ * would hand out that number, and a later dup2() onto stdin or stdout would
+ * clobber or close it: the classic pipeline and daemon hazard.  This fills
+ * any such gap with /dev/null; call it first thing in main(). */
+void ensure_std_fds(void);
 /* A waitpid() status in words: "exit status 3" or "killed by signal 13 (SIGPIPE)". */
 struct human fmt_wait_status(int wstatus);
 

@@ -3,6 +3,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -28,6 +29,19 @@ int reap_child(pid_t pid, const char *role)
             die_errno("waitpid %d", (int)pid);
     printf("[%s] reaped child %d: %s\n", role, (int)pid, fmt_wait_status(status).s);
     return status;
+}
+
+void ensure_std_fds(void)
+{
+    int fd;
+
+    /* open() returns the lowest free number: the first one above 2 means
+     * 0, 1 and 2 are all taken. */
+    while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= STDERR_FILENO)
+        ;
+    if (fd == -1)
+        die_errno("open /dev/null");
+    close(fd);
 }
 
 struct human fmt_wait_status(int wstatus)

@@ -202,6 +202,30 @@ START_TEST(fork_flushes_and_reap_reports)
 }
 END_TEST
 
+static void close_stdin_then_ensure(void *arg)
+{
+    int fds[2];
+
+    (void)arg;
+    close(0);
+    ensure_std_fds();
+    if (pipe(fds) == -1)
+        exit(3);
+    printf("stdin %s, pipe fds %d %d\n", fcntl(0, F_GETFD) == -1 ? "closed" : "open", fds[0], fds[1]);
+}
+
+START_TEST(ensure_std_fds_fills_a_closed_stdin)
+{
+    struct captured c;
+
+    run_captured(close_stdin_then_ensure, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(strstr(c.out, "stdin open, pipe fds ") != NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, " 0 ") == NULL && strstr(c.out, "fds 0") == NULL,
+                  "pipe() handed out descriptor 0: %s", c.out);
+}
+END_TEST
+
 static void call_no_options(void *arg)
 {
     char **argv = arg;
@@ -709,6 +733,7 @@ static Suite *common_suite(void)
     tcase_add_test(errors, die_usage_prints_usage_and_exits_2);
     tcase_add_test(errors, wait_status_in_words);
     tcase_add_test(errors, fork_flushes_and_reap_reports);
+    tcase_add_test(errors, ensure_std_fds_fills_a_closed_stdin);
     tcase_add_test(errors, no_options_accepts_only_help);
     tcase_add_test(errors, pitfall_cli_modes);
     tcase_add_test(errors, getopt_values_and_operands);
