@@ -35,6 +35,7 @@ struct program {
 
 struct options {
     const char *only;           /* --only NAME */
+    const char *case_part;      /* --case TEXT: only cases whose name holds it */
     const char *exercise;       /* --exercise NAME */
     const char *bin;            /* --bin PATH, with --exercise */
     bool valgrind;              /* --valgrind */
@@ -141,7 +142,8 @@ void judge_case(const struct program *prog, const struct expect_case *c, const s
 
 /* printf onto a growing malloc'd string. */
 void append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* `text` shown as a report shows a stream: indented, cut at the limit. */
-void append_stream(char **s, const char *name, const char *text);
+/* `len` bytes of `text` shown as a report shows a stream: under a heading,
+ * cut at the limit, unprintable bytes escaped. */
+void append_stream(char **s, const char *name, const char *text, size_t len);
 
 #endif

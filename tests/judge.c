@@ -324,7 +324,7 @@ static void tally_line(const struct syscall_check *s, const char *line, struct t
     t->count++;
     if (s->has_ret && (!c.has_ret || !op_holds(s->ret_op, c.ret, s->ret))) {
         if (t->bad_ret++ == 0)
-            snprintf(t->example, sizeof t->example, "%.*s", 200, line);
+            snprintf(t->example, sizeof t->example, "%.*s", (int)strcspn(line, "\n"), line);
     }
 }
 
@@ -384,6 +384,7 @@ static void judge_valgrind_log(const char *path, const char *file, char **why, c
 {
     FILE *fp = fopen(path, "r");
     char line[1024], pending[1024] = "";
+    const char *pid = strrchr(file, '.') + 1;           /* valgrind.COPY.PID */
 
     while (fp != NULL && fgets(line, sizeof line, fp) != NULL) {
         const char *text = strstr(line, "== ");
@@ -393,15 +394,15 @@ static void judge_valgrind_log(const char *path, const char *file, char **why, c
         text = text != NULL ? text + 3 : line;
         if (pending[0] != '\0') {
             if (strstr(text, "<inherited from parent>") == NULL)
-                append(why, "left %s open at exit (%s; see its log); ", pending,
-                       strchr(file, '.') + 1);
+                append(why, "process %s left %s open at exit (valgrind's log below says where "
+                            "it was opened); ",
+                       pid, pending);
             pending[0] = '\0';
         }
         if ((sscanf(text, "Open file descriptor %d:", &fd) == 1 ||
              sscanf(text, "Open AF_%*s socket %d:", &fd) == 1) &&
-            fd > 2) {
-            snprintf(pending, sizeof pending, "%.*s", (int)strcspn(text, "\n"), text);
-        }
+            fd > 2)
+            snprintf(pending, sizeof pending, "%.*s", (int)strcspn(text + 5, "\n"), text + 5);
     }
     if (fp != NULL)
         fclose(fp);

@@ -26,12 +26,22 @@ void append(char **s, const char *fmt, ...)
     va_end(ap);
 }
 
-void append_stream(char **s, const char *name, const char *text)
+/* Text as a report shows it: bytes that are not printable (or a
+ * newline or tab) as \xNN, so that binary output cannot garble the
+ * terminal. */
+void append_stream(char **s, const char *name, const char *text, size_t len)
 {
-    size_t len = strlen(text);
+    size_t shown = len > MAX_SHOWN_OUTPUT ? MAX_SHOWN_OUTPUT : len;
 
-    append(s, "    --- %s%s ---\n", name, len > MAX_SHOWN_OUTPUT ? " (first part)" : "");
-    append(s, "%.*s%s", MAX_SHOWN_OUTPUT, text,
-           len > 0 && text[len > MAX_SHOWN_OUTPUT ? MAX_SHOWN_OUTPUT - 1 : len - 1] != '\n' ? "\n"
-                                                                                          : "");
+    append(s, "    --- %s%s ---\n", name, len > shown ? " (first part)" : "");
+    for (size_t i = 0; i < shown; i++) {
+        unsigned char ch = (unsigned char)text[i];
+
+        if (ch == '\n' || ch == '\t' || (ch >= 0x20 && ch < 0x7f))
+            append(s, "%c", ch);
+        else
+            append(s, "\\x%02x", ch);
+    }
+    if (shown > 0 && text[shown - 1] != '\n')
+        append(s, "\n");
 }
