@@ -199,16 +199,16 @@ int isolation_enter(const char *mq_dir, char *err, size_t size)
     step = "mount tmpfs on /tmp";
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == -1)
         goto out;
-    step = "mount tmpfs on /dev/shm";
-    if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == -1)
-        goto out;
-    step = "mount mqueue";
-    if (mount("mqueue", mq_dir, "mqueue", MS_NOSUID | MS_NODEV, NULL) == -1)
-        goto out;
     step = "bind the collection back under /tmp";
     for (size_t i = 0; i < nkept; i++)
         if (bind_back(&kept[i]) == -1)
             goto out;
+    step = "mount tmpfs on /dev/shm";
+    if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == -1)
+        goto out;
+    step = "mount mqueue";     /* after the binds: mq_dir may be under /tmp */
+    if (mount("mqueue", mq_dir, "mqueue", MS_NOSUID | MS_NODEV, NULL) == -1)
+        goto out;
     rc = 0;
 out:
     if (rc == -1)
