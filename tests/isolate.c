@@ -184,7 +184,7 @@ static int bind_back(const struct kept *k)
 int isolation_enter(const char *mq_dir, char *err, size_t size)
 {
     struct kept kept[2];
-    size_t nkept = find_kept(kept, 2);
+    size_t nkept = 0;
     const char *step = "unshare(CLONE_NEWUSER)";
     int rc = -1;
 
@@ -196,6 +196,9 @@ int isolation_enter(const char *mq_dir, char *err, size_t size)
     step = "make / private";
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
         goto out;
+    /* Opened in the new mount namespace: a bind's source must be a mount
+     * of the namespace it is bound in. */
+    nkept = find_kept(kept, 2);
     step = "mount tmpfs on /tmp";
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == -1)
         goto out;
