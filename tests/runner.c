@@ -394,7 +394,20 @@ static char **build_argv(const struct program *prog, const struct expect_case *c
     return argv;
 }
 
-static void exec_program(char **argv, int in_fd, int out_fd, int err_fd, const char *cwd)
+/* LeakSanitizer cannot run under ptrace: a sanitized program traced by
+ * strace has its leak check (only) turned off. */
+static void no_leak_check_under_strace(void)
+{
+    const char *old = getenv("ASAN_OPTIONS");
+    char options[1024];
+
+    snprintf(options, sizeof options, "%s%sdetect_leaks=0", old != NULL ? old : "",
+             old != NULL && old[0] != '\0' ? ":" : "");
+    setenv("ASAN_OPTIONS", options, 1);
+}
+
+static void exec_program(char **argv, int in_fd, int out_fd, int err_fd, const char *cwd,
+                         bool traced)
 {
     setpgid(0, 0);              /* a time limit kills the program and its children */
     prctl(PR_SET_PDEATHSIG, SIGKILL);   /* and so does the end of its runner */
@@ -407,6 +420,8 @@ static void exec_program(char **argv, int in_fd, int out_fd, int err_fd, const c
     if (chdir(cwd) == -1)
         _exit(126);
     umask(022);
+    if (traced)
+        no_leak_check_under_strace();
     execvp(argv[0], argv);
     dprintf(2, "examples: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
@@ -666,7 +681,7 @@ static void start_copy(const struct program *prog, const struct expect_case *c,
     fflush(NULL);
     o->inst[i].pid = fork();
     if (o->inst[i].pid == 0)
-        exec_program(argv, in_fd, program_out, err_fd, cwd);
+        exec_program(argv, in_fd, program_out, err_fd, cwd, under_strace(c));
     snprintf(o->inst[i].trace_prefix, sizeof o->inst[i].trace_prefix, "%s/trace.%u", case_dir, i);
     setpgid(o->inst[i].pid, o->inst[i].pid);    /* both sides: no race with kill(-pid) */
     running_groups[i] = o->inst[i].pid;
