@@ -9,6 +9,14 @@
 # Programs are found by their level prefix; adding one needs no edit here.
 
 TOP := ..
+include $(TOP)/mk/deps.mk
+
+# Without Check the tests cannot be built: say so before anything is built or
+# written (flags.mk writes the flags stamp).
+ifneq ($(filter check check-exercise $(if $(UNIT_TESTS),unit-check) $(UNIT_TESTS),$(MAKECMDGOALS)),)
+$(call require_check)
+endif
+
 include $(TOP)/mk/flags.mk
 
 CHAPTER    := $(notdir $(CURDIR))
@@ -34,8 +42,8 @@ endif
 
 ifneq ($(UNIT_TESTS),)
 $(UNIT_TESTS): %: %.c $(MODULE_OBJS) $(COMMON_LIB) $(FLAGS_STAMP)
-	$(CC) $(ALL_CFLAGS) $$(pkg-config --cflags check) $(DEPFLAGS) -o $@ $< $(MODULE_OBJS) \
-	    $(COMMON_LIB) $(ALL_LDFLAGS) $$(pkg-config --libs check) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $$($(PKG_CONFIG) --cflags check) $(DEPFLAGS) -o $@ $< $(MODULE_OBJS) \
+	    $(COMMON_LIB) $(ALL_LDFLAGS) $$($(PKG_CONFIG) --libs check) $(LDLIBS)
 endif
 
 $(EXAMPLES): FORCE
@@ -62,7 +70,7 @@ check: all unit-check $(EXAMPLES)
 	$(EXAMPLES) $(if $(VALGRIND),--valgrind) $(CURDIR)
 
 # Grade any binary against a solution's expectation:
-#     make check-exercise EX=solution_wc_pipe BIN=~/homework/wc_pipe
+#     make check-exercise EX=solution_pipe_wc BIN=~/homework/my_wc
 check-exercise: $(EXAMPLES)
 	@test -n "$(EX)" -a -n "$(BIN)" || { echo "usage: make check-exercise EX=solution_name BIN=path/to/binary"; exit 2; }
 	$(EXAMPLES) --exercise $(EX) --bin $(abspath $(BIN)) $(CURDIR)

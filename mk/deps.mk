@@ -1,0 +1,20 @@
+# mk/deps.mk - the Debian packages the collection needs, and the check that
+# the tests can be built.  Included by the top Makefile and mk/chapter.mk.
+#
+# Required: a C compiler, make and libc headers (build-essential) build and
+# run every program; Check and pkg-config build the tests.
+# Optional: clang and its sanitizer runtime (CC=clang, SANITIZE=...),
+# valgrind (VALGRIND=1), strace (the harness's system-call checks),
+# clang-format (make format, make format-check).
+DEPS_REQUIRED := build-essential check pkg-config
+DEPS_OPTIONAL := clang libclang-rt-dev valgrind strace clang-format
+
+PKG_CONFIG ?= pkg-config
+
+# $(call require_check): stop at once, with one line, unless pkg-config finds
+# Check.  Expanded while a Makefile is read, so that nothing is built first,
+# even under make -j.
+CHECK_MISSING := the tests need the Debian packages check and pkg-config: \
+    sudo apt-get install check pkg-config (or make deps)
+require_check = $(if $(shell command -v $(PKG_CONFIG) >/dev/null 2>&1 && \
+    $(PKG_CONFIG) --exists check && echo found),,$(error $(CHECK_MISSING)))
