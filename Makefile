@@ -12,14 +12,17 @@
 #   make help          this list
 #
 # Variables: CC=clang, CFLAGS='-O0 -g', LDFLAGS=..., SANITIZE=address,undefined
-# (or thread), VALGRIND=1 (run the harness under valgrind memcheck).
+# (or thread), VALGRIND=1 (run the harness under valgrind memcheck), JOBS=N
+# (harness cases at a time; default one per CPU).
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 
 include mk/deps.mk
 
 .DEFAULT_GOAL := all
-HARNESS_FLAGS := $(if $(VALGRIND),--valgrind)
+# As mk/flags.mk says (this Makefile builds nothing itself, so it does not
+# include it).
+HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(SANITIZE),--light) $(if $(JOBS),-j $(JOBS))
 
 # Goals named together run in order even under -j: `make deps run` installs
 # first, `make clean check` cleans first.  Everything that builds goes

@@ -67,7 +67,7 @@ unit-check: $(UNIT_TESTS)
 
 # `make check`: the chapter's unit tests, then every program in the harness.
 check: all unit-check $(EXAMPLES)
-	$(EXAMPLES) $(if $(VALGRIND),--valgrind) $(CURDIR)
+	$(EXAMPLES) $(HARNESS_FLAGS) $(CURDIR)
 
 # Grade any binary against a solution's expectation:
 #     make check-exercise EX=solution_pipe_wc BIN=~/homework/my_wc

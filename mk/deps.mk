@@ -2,12 +2,13 @@
 # the tests can be built.  Included by the top Makefile and mk/chapter.mk.
 #
 # Required: a C compiler, make and libc headers (build-essential) build and
-# run every program; Check and pkg-config build the tests.
+# run every program; Check and pkg-config build the tests; strace runs the
+# harness's system-call checks, which grade how an exercise does its work
+# (without it those cases are skipped, not graded).
 # Optional: clang and its sanitizer runtime (CC=clang, SANITIZE=...),
-# valgrind (VALGRIND=1), strace (the harness's system-call checks),
-# clang-format (make format, make format-check).
-DEPS_REQUIRED := build-essential check pkg-config
-DEPS_OPTIONAL := clang libclang-rt-dev valgrind strace clang-format
+# valgrind (VALGRIND=1), clang-format (make format, make format-check).
+DEPS_REQUIRED := build-essential check pkg-config strace
+DEPS_OPTIONAL := clang libclang-rt-dev valgrind clang-format
 
 PKG_CONFIG ?= pkg-config
 
