@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>

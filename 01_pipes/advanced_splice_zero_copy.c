@@ -12,6 +12,10 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "stats.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>

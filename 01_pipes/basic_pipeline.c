@@ -12,6 +12,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "io.h"
+#include "proc.h"
 
 #include <string.h>
 #include <sys/wait.h>

@@ -12,6 +12,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>

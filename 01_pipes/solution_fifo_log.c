@@ -11,6 +11,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <limits.h>

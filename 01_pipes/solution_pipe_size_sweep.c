@@ -11,6 +11,10 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "stats.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE                 /* pipe2() */
 #include "common.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

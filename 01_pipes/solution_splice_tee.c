@@ -13,6 +13,9 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

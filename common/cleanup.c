@@ -8,6 +8,7 @@
  * *ctl(IPC_RMID) system calls.
  */
 #define _GNU_SOURCE
+#include "cleanup.h"
 #include "common.h"
 
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* cli.c - the command line: usage errors, help, options and numbers. */
 #define _GNU_SOURCE
 #include "common.h"
+#include "timing.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* io.c - reads and writes that finish what they start. */
-#include "common.h"
+#include "io.h"
 
 #include <errno.h>
 #include <string.h>

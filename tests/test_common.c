@@ -4,6 +4,11 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
+#include "stats.h"
+#include "timing.h"
 
 #include <check.h>
 #include <errno.h>
@@ -64,7 +69,7 @@ static int exit_code(const struct captured *c)
     return WEXITSTATUS(c->status);
 }
 
-/* ---- errors.c and cli.c ------------------------------------------------------ */
+/* ---- errors.c, cli.c and proc.c ---------------------------------------------- */
 
 static void call_die_errno(void *arg)
 {
