@@ -142,13 +142,13 @@ static noreturn void run_client(const char *dir, int id, long requests)
 {
     char path[PATH_MAX], reply_path[PATH_MAX];
     pid_t pid = getpid();
-    int rfd, dummy, sfd, flags;
+    int rfd, dummy, sfd;
 
     snprintf(path, sizeof path, "%s/server.fifo", dir);
     if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1)     /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
-    /* Then clear O_NONBLOCK alone (F_SETFL sets every status flag): if full, wait. */
-    if ((flags = fcntl(sfd, F_GETFL)) == -1 || fcntl(sfd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+    /* Then clear O_NONBLOCK: if the FIFO is full, a request waits. */
+    if (set_nonblocking(sfd, false) == -1)
         die_errno("fcntl %s", path);
     snprintf(reply_path, sizeof reply_path, "%s/reply.%d", dir, (int)pid);
     /* Our own dummy writer: between two replies the server has closed its

@@ -120,7 +120,7 @@ static void reader_first_writer_second(const char *path)
         die_errno("open %s", path);
     printf("[reader] open(O_RDONLY | O_NONBLOCK) returned fd %d after %s: no wait\n",
            fd, fmt_duration((double)elapsed_ns(start)).s);
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
+    if (set_nonblocking(fd, false) == -1)
         die_errno("fcntl F_SETFL");
     printf("[reader] cleared O_NONBLOCK, so later reads wait for data as usual\n");
     if ((writer = fork_or_die()) == 0) {

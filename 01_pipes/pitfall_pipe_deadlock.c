@@ -163,7 +163,7 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
     unsigned rounds = 0;
 
     for (int i = 0; i < 2; i++)
-        if (fcntl(pfd[i].fd, F_SETFL, fcntl(pfd[i].fd, F_GETFL) | O_NONBLOCK) == -1)
+        if (set_nonblocking(pfd[i].fd, true) == -1)
             die_errno("fcntl O_NONBLOCK");
     while (pfd[0].fd != -1 || pfd[1].fd != -1) {
         if (poll(pfd, 2, 2000) <= 0)

@@ -601,6 +601,30 @@ START_TEST(io_errors_are_reported)
 }
 END_TEST
 
+START_TEST(set_nonblocking_changes_only_o_nonblock)
+{
+    char c;
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_APPEND), 0);     /* another status flag */
+    ck_assert_int_eq(set_nonblocking(fds[0], true), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_GETFL) & (O_NONBLOCK | O_APPEND), O_NONBLOCK | O_APPEND);
+    errno = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), -1);                 /* empty: no wait */
+    ck_assert_int_eq(errno, EAGAIN);
+    ck_assert_int_eq(set_nonblocking(fds[0], false), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_GETFL) & (O_NONBLOCK | O_APPEND), O_APPEND);
+    ck_assert_int_eq(set_nonblocking(fds[0], false), 0);       /* already off: stays off */
+    ck_assert_int_eq(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+    close(fds[0]);
+    close(fds[1]);
+    errno = 0;
+    ck_assert_int_eq(set_nonblocking(fds[0], true), -1);
+    ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
 /* ---- cleanup.c ------------------------------------------------------------------- */
 
 static bool exists(const char *path)
@@ -754,6 +778,7 @@ static Suite *common_suite(void)
     tcase_add_test(io, read_full_collects_pieces_and_reports_eof);
     tcase_add_test(io, read_full_retries_after_eintr);
     tcase_add_test(io, io_errors_are_reported);
+    tcase_add_test(io, set_nonblocking_changes_only_o_nonblock);
     tcase_add_test(cleanup, cleanup_removes_shm_on_sigterm);
     tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
     tcase_add_test(cleanup, cleanup_registry_has_limits);
