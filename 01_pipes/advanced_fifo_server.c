@@ -49,17 +49,16 @@ static void on_stop(int sig) { stop_signal = sig; }
  * EOF and poll() POLLHUP whenever the last peer closes.  Reads follow poll(): non-blocking. */
 static int create_fifo_with_dummy_writer(const char *path, int *dummy)
 {
-    sigset_t all, old;
+    sigset_t saved;
     int fd;
 
-    /* No signal between the two: its cleanup handler would not know this FIFO yet. */
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
+    /* No stop signal between the two: its cleanup handler would not know this FIFO yet. */
+    stop_signals_hold(&saved);
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    stop_signals_release(&saved);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
     if ((*dummy = open(path, O_WRONLY)) == -1)   /* a reader exists: no wait */

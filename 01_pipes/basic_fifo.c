@@ -34,13 +34,18 @@ static const char usage[] = "[--lines N] | --reader PATH | --writer PATH    (N f
 /* Creates the FIFO unless it exists; only a FIFO we created is ours to remove. */
 static void make_fifo(const char *role, const char *path)
 {
+    sigset_t saved;
+
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1) {
         if (errno != EEXIST)
             die_errno("mkfifo %s", path);
+        stop_signals_release(&saved);
         return;
     }
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
     printf("[%s] created FIFO %s (removed again when this process exits)\n", role, path);
 }
 

@@ -145,10 +145,14 @@ static bool report(const struct collector *c, long expected)
 
 static void make_fifo(const char *path)
 {
+    sigset_t saved;
+
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
 }
 
 /* Two terminals: a plain open() waits for the first writer (Ctrl-C removes

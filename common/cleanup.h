@@ -2,6 +2,7 @@
 #ifndef IPC_CLEANUP_H
 #define IPC_CLEANUP_H
 
+#include <signal.h>
 #include <stddef.h>
 
 /* ---- cleanup.c: the registry -----------------------------------------------
@@ -25,6 +26,18 @@ int cleanup_add_sysv_msg(int msqid);
 int cleanup_add_sysv_sem(int semid);
 void cleanup_forget(int slot);                 /* a slot out of range is ignored */
 void cleanup_run(void);                        /* remove everything now (async-signal-safe) */
+
+/* A stop signal that arrives between creating an object and registering it
+ * would leave the object behind: hold the stop signals (the four above)
+ * across the two steps.  One that comes meanwhile waits, and is delivered at
+ * release, when the registry knows the object:
+ *     stop_signals_hold(&saved);
+ *     if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1) die_errno(...);
+ *     stop_signals_release(&saved);
+ * Dying in between is fine: exit() removes what is registered.  Only the
+ * calling thread's signal mask changes.  Neither call can fail. */
+void stop_signals_hold(sigset_t *saved);
+void stop_signals_release(const sigset_t *saved);
 
 /* The directory for temporary files: $TMPDIR, or /tmp. */
 const char *tmp_dir(void);

@@ -746,6 +746,52 @@ START_TEST(cleanup_registry_has_limits)
 }
 END_TEST
 
+/* The child holds the stop signals, creates a FIFO and is sent SIGTERM
+ * before it registers it: the signal must wait until the release. */
+START_TEST(stop_signals_wait_until_the_object_is_registered)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", path[64], byte;
+    int to_child[2], from_child[2], status;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    ck_assert_int_eq(pipe(to_child), 0);
+    ck_assert_int_eq(pipe(from_child), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sigset_t saved, pending;
+
+        signal(SIGTERM, SIG_DFL);           /* as in a program, not Check's runner */
+        stop_signals_hold(&saved);
+        if (mkfifo(path, 0600) == -1 || write(from_child[1], "c", 1) != 1 ||
+            read(to_child[0], &byte, 1) != 1)       /* the parent has sent SIGTERM */
+            _exit(1);
+        sigpending(&pending);
+        if (sigismember(&pending, SIGTERM) && write(from_child[1], "p", 1) != 1)
+            _exit(1);
+        if (cleanup_add_path(path) == -1)
+            _exit(1);
+        stop_signals_release(&saved);       /* SIGTERM now: the registry removes the FIFO */
+        _exit(2);
+    }
+    ck_assert_int_eq(read(from_child[0], &byte, 1), 1);
+    ck_assert_msg(exists(path), "%s was not created", path);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(write(to_child[1], "k", 1), 1);
+    ck_assert_msg(read(from_child[0], &byte, 1) == 1 && byte == 'p',
+                  "SIGTERM was not held pending while the FIFO was unregistered");
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+                  "the child should die of SIGTERM at release (status %#x)", status);
+    ck_assert_msg(!exists(path), "%s survived SIGTERM", path);
+    ck_assert_int_eq(rmdir(dir), 0);
+    for (int i = 0; i < 2; i++)
+        close(to_child[i]), close(from_child[i]);
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static Suite *common_suite(void)
@@ -782,6 +828,7 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, cleanup_removes_shm_on_sigterm);
     tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
     tcase_add_test(cleanup, cleanup_registry_has_limits);
+    tcase_add_test(cleanup, stop_signals_wait_until_the_object_is_registered);
     suite_add_tcase(s, errors);
     suite_add_tcase(s, parse);
     suite_add_tcase(s, timing);
