@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "io.h"
 #include "proc.h"
+#include "procfs.h"
 #include "timing.h"
 
 #include <errno.h>
@@ -131,24 +132,13 @@ static void forward_stdin(const char *path)
 /* What the kernel says about a process: its state and where it sleeps. */
 static void show_sleeping(const char *role, pid_t pid)
 {
-    char path[64], stat_line[512] = "", wchan[64] = "";
-    const char *state;
-    int fd;
+    char wchan[64];
+    int state = proc_state(pid);
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if ((fd = open(path, O_RDONLY)) != -1) {
-        (void)read_full(fd, stat_line, sizeof stat_line - 1);
-        close(fd);
-    }
-    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
-    if ((fd = open(path, O_RDONLY)) != -1) {
-        (void)read_full(fd, wchan, sizeof wchan - 1);
-        close(fd);
-    }
-    state = strrchr(stat_line, ')');     /* the command name may contain spaces */
+    if (proc_wchan(pid, wchan, sizeof wchan) == -1)
+        wchan[0] = '\0';
     printf("[parent] the %s is in state %c, kernel wait channel: %s\n", role,
-           state != NULL && state[1] != '\0' ? state[2] : '?',
-           wchan[0] != '\0' && strcmp(wchan, "0") != 0 ? wchan : "(not shown)");
+           state != -1 ? state : '?', wchan[0] != '\0' ? wchan : "(not shown)");
 }
 
 static pid_t spawn(void (*side)(const char *, long), const char *path, long lines)

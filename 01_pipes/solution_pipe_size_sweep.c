@@ -13,6 +13,7 @@
 #include "common.h"
 #include "io.h"
 #include "proc.h"
+#include "procfs.h"
 #include "stats.h"
 #include "timing.h"
 
@@ -31,15 +32,11 @@ static const char usage[] =
 
 static uint64_t pipe_max_size(void)
 {
-    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
-    unsigned long long v = 0;
+    long v;
 
-    if (f == NULL)
+    if (sysctl_long("fs/pipe-max-size", &v) == -1 || v <= 0)
         return UINT64_MAX;      /* no /proc: let F_SETPIPE_SZ be the judge */
-    if (fscanf(f, "%llu", &v) != 1)
-        v = UINT64_MAX;
-    fclose(f);
-    return v;
+    return (uint64_t)v;
 }
 
 static void run_writer(int fd, const char *buf, size_t chunk, uint64_t total)

@@ -5,7 +5,7 @@
  *     common.h   errors, the command line (this file; every program)
  *     proc.h     child processes          timing.h   clocks, readable numbers
  *     stats.h    statistics of samples    io.h       full reads and writes
- *     cleanup.h  removing created objects
+ *     cleanup.h  removing created objects procfs.h   reading /proc
  * Each section below is implemented in the .c file named in its heading.
  */
 #ifndef IPC_COMMON_H

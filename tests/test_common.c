@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "io.h"
 #include "proc.h"
+#include "procfs.h"
 #include "stats.h"
 #include "timing.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -792,6 +794,148 @@ START_TEST(stop_signals_wait_until_the_object_is_registered)
 }
 END_TEST
 
+/* ---- procfs.c -------------------------------------------------------------------- */
+
+/* The state of `pid` once it is `want`, or its last state after 2 s. */
+static int wait_for_state(pid_t pid, int want)
+{
+    int state = -1;
+
+    for (int i = 0; i < 200 && (state = proc_state(pid)) != want; i++)
+        sleep_ms(10);
+    return state;
+}
+
+/* A child blocked in read() on an empty pipe, optionally renamed first. */
+static pid_t start_reader(int fds[2], const char *name)
+{
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char byte;
+
+        close(fds[1]);
+        if (name != NULL && prctl(PR_SET_NAME, name) == -1)
+            _exit(1);
+        _exit(read(fds[0], &byte, 1) == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    return pid;
+}
+
+static void stop_reader(pid_t pid, int write_fd)
+{
+    int status;
+
+    close(write_fd);                    /* EOF: the reader exits 0 */
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(status, 0);
+}
+
+START_TEST(state_of_a_sleeping_and_a_stopped_process)
+{
+    int fds[2], status;
+    pid_t pid = start_reader(fds, NULL);
+
+    ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);   /* stopped for sure */
+    ck_assert_int_eq(proc_state(pid), 'T');
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+    stop_reader(pid, fds[1]);
+    errno = 0;
+    ck_assert_int_eq(proc_state(pid), -1);                      /* reaped: gone */
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/* A naive parser that stops at the first ')' would read "R" here. */
+START_TEST(state_despite_spaces_and_parens_in_the_name)
+{
+    char path[64], comm[32] = "";
+    int fds[2], fd;
+    pid_t pid = start_reader(fds, "x) R (y");
+
+    ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_gt(read(fd, comm, sizeof comm - 1), 0);
+    close(fd);
+    ck_assert_str_eq(comm, "x) R (y\n");                        /* the rename did happen */
+    stop_reader(pid, fds[1]);
+}
+END_TEST
+
+START_TEST(wchan_of_a_reader_blocked_on_a_pipe)
+{
+    char wchan[64] = "unset";
+    int fds[2];
+    pid_t pid = start_reader(fds, NULL);
+
+    ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
+    /* "S" shows as soon as the task marks itself asleep; the kernel names the
+     * wait channel only once it is off the run queue, a moment later. */
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(proc_wchan(pid, wchan, sizeof wchan), 0);
+        if (wchan[0] != '\0')
+            break;
+        sleep_ms(10);
+    }
+    /* anon_pipe_read on Linux 6.18; pipe_read before 2025. */
+    ck_assert_msg(strstr(wchan, "pipe") != NULL, "wchan \"%s\"", wchan);
+    stop_reader(pid, fds[1]);
+    ck_assert_int_eq(proc_wchan(getpid(), wchan, sizeof wchan), 0);
+    ck_assert_str_eq(wchan, "");            /* running, reading it: the kernel says "0" */
+    ck_assert_int_eq(proc_wchan(pid, wchan, sizeof wchan), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(descriptor_flags_of_a_process)
+{
+    int fds[2], flags;
+
+    ck_assert_int_eq(pipe2(fds, O_NONBLOCK), 0);
+    ck_assert_int_eq(fcntl(fds[1], F_SETFD, FD_CLOEXEC), 0);
+    flags = proc_fd_flags(getpid(), fds[1]);
+    ck_assert_int_eq(flags & O_ACCMODE, O_WRONLY);
+    ck_assert_int_eq(flags & (O_NONBLOCK | O_CLOEXEC), O_NONBLOCK | O_CLOEXEC);
+    flags = proc_fd_flags(getpid(), fds[0]);
+    ck_assert_int_eq(flags & O_ACCMODE, O_RDONLY);
+    ck_assert_int_eq(flags & O_CLOEXEC, 0);
+    close(fds[0]);
+    close(fds[1]);
+    errno = 0;
+    ck_assert_int_eq(proc_fd_flags(getpid(), fds[0]), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(sysctl_numbers)
+{
+    long max_size = -1, v = 7, by_hand = -2;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld", &by_hand), 1);
+    fclose(f);
+    ck_assert_int_eq(sysctl_long("fs/pipe-max-size", &max_size), 0);
+    ck_assert_int_eq(max_size, by_hand);
+    ck_assert_int_ge(max_size, sysconf(_SC_PAGESIZE));      /* the kernel's minimum */
+    errno = 0;
+    ck_assert_int_eq(sysctl_long("fs/no-such-setting", &v), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    errno = 0;
+    ck_assert_int_eq(sysctl_long("kernel/printk", &v), -1);     /* four numbers */
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(v, 7);
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static Suite *common_suite(void)
@@ -800,6 +944,7 @@ static Suite *common_suite(void)
     TCase *errors = tcase_create("errors, processes, cli"), *parse = tcase_create("parse");
     TCase *timing = tcase_create("timing"), *stats = tcase_create("stats");
     TCase *io = tcase_create("io"), *cleanup = tcase_create("cleanup");
+    TCase *procfs = tcase_create("procfs");
 
     tcase_add_test(errors, die_errno_prints_cause_and_exits_1);
     tcase_add_test(errors, die_prints_without_errno_and_exits_1);
@@ -829,12 +974,18 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
     tcase_add_test(cleanup, cleanup_registry_has_limits);
     tcase_add_test(cleanup, stop_signals_wait_until_the_object_is_registered);
+    tcase_add_test(procfs, state_of_a_sleeping_and_a_stopped_process);
+    tcase_add_test(procfs, state_despite_spaces_and_parens_in_the_name);
+    tcase_add_test(procfs, wchan_of_a_reader_blocked_on_a_pipe);
+    tcase_add_test(procfs, descriptor_flags_of_a_process);
+    tcase_add_test(procfs, sysctl_numbers);
     suite_add_tcase(s, errors);
     suite_add_tcase(s, parse);
     suite_add_tcase(s, timing);
     suite_add_tcase(s, stats);
     suite_add_tcase(s, io);
     suite_add_tcase(s, cleanup);
+    suite_add_tcase(s, procfs);
     return s;
 }
 
