@@ -117,7 +117,7 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    uint64_t total = 64u << 20, min = 4096, max = 1u << 20, limit = pipe_max_size();
+    uint64_t total = 64u << 20, min = 4096, max = 1u << 20, limit;
     uint64_t best_size = 0, best_ns = 0;
     int c, runs = 1;
 
@@ -133,6 +133,7 @@ int main(int argc, char *argv[])
             runs = (int)cli_long(optarg, 1, MAX_RUNS, "--runs", usage);
     }
     cli_no_operands(argc, argv, usage);
+    limit = pipe_max_size();    /* opens a file: only once the command line is parsed */
     if (min > max)
         die_usage(usage, "--min (%s) is larger than --max (%s)", fmt_bytes(min).s, fmt_bytes(max).s);
     if (max > limit) {

@@ -41,6 +41,19 @@ void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);            /* like die, r
  * `usage` is the part after the program name, e.g. "[--fixed]".
  * die_usage prints "prog: message" and "usage: prog <usage>" to stderr and
  * exits 2; show_help prints the usage line to stdout and exits 0.
+ *
+ * Every program parses its command line first, with cli_getopt(),
+ * cli_no_options() or cli_pitfall_fixed(), and the first call of any of them
+ * also sets the process up, so that no program can forget to:
+ *   - ensure_std_fds() (proc.h): started with descriptor 0, 1 or 2 closed,
+ *     the program runs as if /dev/null were there.  So nothing may create a
+ *     descriptor before the command line is parsed.
+ *   - a check at exit that output was not lost: stdout is flushed, and if that
+ *     or any earlier write to it failed (`prog >/dev/full`), "prog: write to
+ *     stdout: reason" goes to stderr and the exit status becomes 1.  The
+ *     cleanup registry still removes its objects first.  Only this process
+ *     reports: a forked child that calls exit() does not report its parent's
+ *     stdout a second time.
  */
 noreturn void die_usage(const char *usage, const char *fmt, ...) PRINTF_LIKE(2, 3);
 noreturn void show_help(const char *usage);

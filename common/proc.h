@@ -18,8 +18,8 @@ struct human fmt_wait_status(int wstatus);
 /* Started with descriptor 0, 1 or 2 closed (`prog <&-`), pipe() or open()
  * would hand out that number, and a later dup2() onto stdin or stdout would
  * clobber or close it: the classic pipeline and daemon hazard.  This fills
- * any such gap with /dev/null; call it first thing in main().  Dies if
- * /dev/null cannot be opened. */
+ * any such gap with /dev/null; dies if /dev/null cannot be opened.  The
+ * command-line helpers of common.h call it, so programs need not. */
 void ensure_std_fds(void);
 
 #endif

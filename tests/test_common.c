@@ -340,6 +340,100 @@ START_TEST(getopt_values_and_operands)
 }
 END_TEST
 
+static void close_stdout_then_cli(void *arg)
+{
+    char *argv[] = {"prog", NULL};
+    struct stat null_st, st;
+
+    (void)arg;
+    close(STDOUT_FILENO);
+    optind = 1;
+    cli_no_options(1, argv, "");
+    if (stat("/dev/null", &null_st) == -1 || fstat(STDOUT_FILENO, &st) == -1)
+        fprintf(stderr, "fd 1 still closed\n");
+    else if (st.st_rdev != null_st.st_rdev || !S_ISCHR(st.st_mode))
+        fprintf(stderr, "fd 1 is not /dev/null\n");
+    printf("into /dev/null: no error at exit\n");
+}
+
+START_TEST(cli_fills_a_closed_stdout_with_dev_null)
+{
+    struct captured c;
+
+    run_captured(close_stdout_then_cli, NULL, &c);
+    ck_assert_str_eq(c.err, "");
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_str_eq(c.out, "");
+}
+END_TEST
+
+/* stdout onto /dev/full, or (how "pipe") a pipe with no reader and SIGPIPE
+ * ignored; a temp dir registered; a child forked after the first failed
+ * write exits normally.  how "full-buffered": the only line waits in the
+ * buffer until exit, so the flush at exit is what fails; and the registry
+ * is set up before the command line is parsed. */
+static void write_to_a_bad_stdout(void *arg)
+{
+    const char *how = arg;
+    bool buffered = strcmp(how, "full-buffered") == 0;
+    char *argv[] = {"prog", NULL}, dir[256];
+    int status, fds[2];
+    pid_t pid;
+
+    if (strcmp(how, "pipe") == 0) {
+        if (pipe(fds) == -1 || dup2(fds[1], STDOUT_FILENO) == -1)
+            _exit(4);
+        close(fds[0]);
+        close(fds[1]);
+        signal(SIGPIPE, SIG_IGN);
+    } else if (dup2(open("/dev/full", O_WRONLY), STDOUT_FILENO) == -1) {
+        _exit(4);
+    }
+    setvbuf(stdout, NULL, buffered ? _IOFBF : _IOLBF, 0);
+    /* The registry's atexit handler, registered before or after the check's
+     * (in the caller's $TMPDIR): either way the directory must go. */
+    if (buffered)
+        make_temp_dir(dir, sizeof dir, "stdout_check");
+    optind = 1;
+    cli_no_options(1, argv, "");
+    if (!buffered)
+        make_temp_dir(dir, sizeof dir, "stdout_check");
+    if (!buffered)
+        printf("[parent] this line is lost at once\n");
+    pid = fork_or_die();
+    if (pid == 0) {
+        printf("[child] and so is this\n");
+        exit(0);            /* must not report its parent's stdout again */
+    }
+    if (waitpid(pid, &status, 0) != pid || status != 0)
+        _exit(3);
+    if (buffered)
+        printf("[parent] this line is lost at exit\n");
+}
+
+/* The captured stderr and exit status of write_to_a_bad_stdout(how), which
+ * must also have removed its temp dir. */
+static void check_bad_stdout(const char *how, const char *want_err)
+{
+    char dir[] = "/tmp/test_common.XXXXXX";
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("TMPDIR", dir, 1);
+    run_captured(write_to_a_bad_stdout, (void *)how, &c);
+    ck_assert_msg(exit_code(&c) == 1, "%s: exit status %d", how, exit_code(&c));
+    ck_assert_str_eq(c.err, want_err);
+    ck_assert_msg(rmdir(dir) == 0, "%s: the registered temp dir was left in %s", how, dir);
+}
+
+START_TEST(output_errors_are_reported_at_exit)
+{
+    check_bad_stdout("full", "test_common: write to stdout: No space left on device\n");
+    check_bad_stdout("full-buffered", "test_common: write to stdout: No space left on device\n");
+    check_bad_stdout("pipe", "test_common: write to stdout: Broken pipe\n");
+}
+END_TEST
+
 /* ---- parsing ------------------------------------------------------------------ */
 
 static void assert_long_rejected(const char *s, long min, long max, int want_errno)
@@ -957,6 +1051,8 @@ static Suite *common_suite(void)
     tcase_add_test(errors, no_options_accepts_only_help);
     tcase_add_test(errors, pitfall_cli_modes);
     tcase_add_test(errors, getopt_values_and_operands);
+    tcase_add_test(errors, cli_fills_a_closed_stdout_with_dev_null);
+    tcase_add_test(errors, output_errors_are_reported_at_exit);
     tcase_add_test(parse, parse_long_accepts_whole_numbers);
     tcase_add_test(parse, parse_long_rejects_junk_and_overflow);
     tcase_add_test(parse, parse_size_understands_suffixes);
