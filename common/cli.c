@@ -67,6 +67,21 @@ static void start_program(void)
         die("atexit: cannot register the check of stdout");
 }
 
+/* The name of the long option that `arg`, "--name=value", gave a value it
+ * does not take (getopt_long stored its `val` in optopt), else NULL. */
+static const char *valueless_long(const char *arg, const struct option *longopts, int val)
+{
+    const char *eq = strchr(arg, '=');
+
+    if (strncmp(arg, "--", 2) != 0 || eq == NULL)
+        return NULL;
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        if (o->val == val && o->has_arg == no_argument &&
+            strncmp(o->name, arg + 2, (size_t)(eq - arg - 2)) == 0)
+            return o->name;
+    return NULL;
+}
+
 noreturn void die_usage(const char *usage, const char *fmt, ...)
 {
     va_list ap;
@@ -89,6 +104,7 @@ noreturn void show_help(const char *usage)
 int cli_getopt(int argc, char *argv[], const char *shortopts,
                const struct option *longopts, const char *usage)
 {
+    const char *name;
     char optstring[64];
     int c;
 
@@ -107,7 +123,9 @@ int cli_getopt(int argc, char *argv[], const char *shortopts,
         show_help(usage);
     case ':':
         die_usage(usage, "option '%s' needs a value", argv[optind - 1]);
-    case '?':
+    case '?':   /* optopt: an unknown short option, or a long one given a value */
+        if (optopt != 0 && (name = valueless_long(argv[optind - 1], longopts, optopt)) != NULL)
+            die_usage(usage, "option '--%s' doesn't allow an argument", name);
         if (optopt != 0)
             die_usage(usage, "unknown option '-%c'", optopt);
         die_usage(usage, "unknown option '%s'", argv[optind - 1]);

@@ -59,9 +59,11 @@ noreturn void die_usage(const char *usage, const char *fmt, ...) PRINTF_LIKE(2, 
 noreturn void show_help(const char *usage);
 
 /* getopt_long() plus the cases every program handles the same way: -h and
- * --help call show_help(); an unknown option or a missing argument calls
- * die_usage().  Returns the option character, or -1 when options end.
- * Pass a `longopts` that includes {"help", no_argument, NULL, 'h'}. */
+ * --help call show_help(); an unknown option, a missing argument or an
+ * argument given to an option that takes none ("--help=x") calls
+ * die_usage(), naming the option as it was typed.  Returns the option
+ * character, or -1 when options end.  Pass a `longopts` that includes
+ * {"help", no_argument, NULL, 'h'}. */
 int cli_getopt(int argc, char *argv[], const char *shortopts,
                const struct option *longopts, const char *usage);
 /* die_usage() if any operand is left after the options. */

@@ -340,6 +340,36 @@ START_TEST(getopt_values_and_operands)
 }
 END_TEST
 
+/* Runs fn on argv in a child: a usage error (exit 2) whose first line is `want`. */
+static void assert_usage_error(void (*fn)(void *), char **argv, const char *want)
+{
+    struct captured c;
+
+    run_captured(fn, argv, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_msg(strncmp(c.err, want, strlen(want)) == 0 && c.err[strlen(want)] == '\n',
+                  "want \"%s\", stderr: %s", want, c.err);
+}
+
+START_TEST(getopt_names_the_option_as_typed)
+{
+    char *help_x[] = {"prog", "--help=x", NULL}, *abbrev[] = {"prog", "--he=x", NULL};
+    char *fixed_x[] = {"prog", "--fixed=yes", NULL}, *short_f[] = {"prog", "-f", NULL};
+    char *short_n[] = {"prog", "-n", NULL};
+
+    assert_usage_error(call_no_options, help_x,
+                       "test_common: option '--help' doesn't allow an argument");
+    /* Named in full, as getopt_long matched the abbreviation. */
+    assert_usage_error(call_no_options, abbrev,
+                       "test_common: option '--help' doesn't allow an argument");
+    assert_usage_error(call_pitfall_cli, fixed_x,
+                       "test_common: option '--fixed' doesn't allow an argument");
+    /* 'f' is the value of --fixed, but -f is no short option: still unknown. */
+    assert_usage_error(call_pitfall_cli, short_f, "test_common: unknown option '-f'");
+    assert_usage_error(call_getopt_with_value, short_n, "test_common: option '-n' needs a value");
+}
+END_TEST
+
 static void close_stdout_then_cli(void *arg)
 {
     char *argv[] = {"prog", NULL};
@@ -1051,6 +1081,7 @@ static Suite *common_suite(void)
     tcase_add_test(errors, no_options_accepts_only_help);
     tcase_add_test(errors, pitfall_cli_modes);
     tcase_add_test(errors, getopt_values_and_operands);
+    tcase_add_test(errors, getopt_names_the_option_as_typed);
     tcase_add_test(errors, cli_fills_a_closed_stdout_with_dev_null);
     tcase_add_test(errors, output_errors_are_reported_at_exit);
     tcase_add_test(parse, parse_long_accepts_whole_numbers);
