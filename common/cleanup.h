@@ -35,7 +35,9 @@ void cleanup_run(void);                        /* remove everything now (async-s
  *     if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1) die_errno(...);
  *     stop_signals_release(&saved);
  * Dying in between is fine: exit() removes what is registered.  Only the
- * calling thread's signal mask changes.  Neither call can fail. */
+ * calling thread's mask changes: a threaded program blocks the stop signals
+ * in its other threads too, or one of them may take the signal.  Neither
+ * call can fail. */
 void stop_signals_hold(sigset_t *saved);
 void stop_signals_release(const sigset_t *saved);
 

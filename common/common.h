@@ -44,7 +44,7 @@ void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);            /* like die, r
  *
  * Every program parses its command line first, with cli_getopt(),
  * cli_no_options() or cli_pitfall_fixed(), and the first call of any of them
- * also sets the process up, so that no program can forget to:
+ * also does two things for the whole process, so no program can forget them:
  *   - ensure_std_fds() (proc.h): started with descriptor 0, 1 or 2 closed,
  *     the program runs as if /dev/null were there.  So nothing may create a
  *     descriptor before the command line is parsed.
