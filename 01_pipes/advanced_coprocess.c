@@ -12,6 +12,9 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -85,14 +88,6 @@ static pid_t start_filter(struct filter *f, int *to_child, int *from_child)
     *to_child = in[1];
     *from_child = out[0];
     return pid;
-}
-
-static void set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    if (flags == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
-        die_errno("fcntl O_NONBLOCK on fd %d", fd);
 }
 
 /* Check a chunk of output against what the filter should make of the input. */
@@ -206,8 +201,8 @@ int main(int argc, char *argv[])
     printf("[parent] sending %s; the two pipes hold %s together, so writing it all before "
            "reading %s\n", fmt_bytes(size).s, fmt_bytes(2 * (uint64_t)capacity).s,
            size > 2 * (size_t)capacity ? "would deadlock" : "would still fit");
-    set_nonblocking(to_child);
-    set_nonblocking(from_child);
+    if (set_nonblocking(to_child, true) == -1 || set_nonblocking(from_child, true) == -1)
+        die_errno("fcntl O_NONBLOCK");
 
     got = pump(f, to_child, from_child, input, size);
     if (got != size)

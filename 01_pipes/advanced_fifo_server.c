@@ -12,6 +12,9 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -46,17 +49,16 @@ static void on_stop(int sig) { stop_signal = sig; }
  * EOF and poll() POLLHUP whenever the last peer closes.  Reads follow poll(): non-blocking. */
 static int create_fifo_with_dummy_writer(const char *path, int *dummy)
 {
-    sigset_t all, old;
+    sigset_t saved;
     int fd;
 
-    /* No signal between the two: its cleanup handler would not know this FIFO yet. */
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
+    /* No stop signal between the two: its cleanup handler would not know this FIFO yet. */
+    stop_signals_hold(&saved);
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    stop_signals_release(&saved);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
     if ((*dummy = open(path, O_WRONLY)) == -1)   /* a reader exists: no wait */
@@ -139,13 +141,13 @@ static noreturn void run_client(const char *dir, int id, long requests)
 {
     char path[PATH_MAX], reply_path[PATH_MAX];
     pid_t pid = getpid();
-    int rfd, dummy, sfd, flags;
+    int rfd, dummy, sfd;
 
     snprintf(path, sizeof path, "%s/server.fifo", dir);
     if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1)     /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
-    /* Then clear O_NONBLOCK alone (F_SETFL sets every status flag): if full, wait. */
-    if ((flags = fcntl(sfd, F_GETFL)) == -1 || fcntl(sfd, F_SETFL, flags & ~O_NONBLOCK) == -1)
+    /* Then clear O_NONBLOCK: if the FIFO is full, a request waits. */
+    if (set_nonblocking(sfd, false) == -1)
         die_errno("fcntl %s", path);
     snprintf(reply_path, sizeof reply_path, "%s/reply.%d", dir, (int)pid);
     /* Our own dummy writer: between two replies the server has closed its

@@ -11,6 +11,8 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,6 +12,8 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

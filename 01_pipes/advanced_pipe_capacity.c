@@ -12,6 +12,8 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "procfs.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,17 +30,10 @@ static long page;
 
 static long read_sysctl(const char *name)
 {
-    char path[128];
-    long value = -1;
-    FILE *f;
+    long value;
 
-    snprintf(path, sizeof path, "/proc/sys/fs/%s", name);
-    f = fopen(path, "r");
-    if (f == NULL)
+    if (sysctl_long(name, &value) == -1)
         return -1;              /* older kernel or no /proc: say so, not fatal */
-    if (fscanf(f, "%ld", &value) != 1)
-        value = -1;
-    fclose(f);
     return value;
 }
 
@@ -92,9 +87,9 @@ static int bytes_held(int fd)
 static void show_limits(void)
 {
     int fds[2];
-    long max_size = read_sysctl("pipe-max-size");
-    long soft = read_sysctl("pipe-user-pages-soft");
-    long hard = read_sysctl("pipe-user-pages-hard");
+    long max_size = read_sysctl("fs/pipe-max-size");
+    long soft = read_sysctl("fs/pipe-user-pages-soft");
+    long hard = read_sysctl("fs/pipe-user-pages-hard");
 
     new_pipe(fds);
     printf("[kernel] page size %ld bytes: each pipe_buffer slot of the ring points at one page\n", page);
@@ -187,7 +182,7 @@ static void show_max_size_rule(int request)
 
 static void show_resizing(void)
 {
-    long max_size = read_sysctl("pipe-max-size");
+    long max_size = read_sysctl("fs/pipe-max-size");
     long big = max_size > 0 && max_size < (1L << 20) ? max_size : 1L << 20;
     long writes, got;
     int fds[2];

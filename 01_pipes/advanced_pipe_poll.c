@@ -12,6 +12,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <poll.h>
 #include <stdlib.h>

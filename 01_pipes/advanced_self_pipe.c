@@ -12,6 +12,8 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,6 +12,10 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "stats.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +208,7 @@ int main(int argc, char *argv[])
     size_t size = 16u << 20, page = (size_t)sysconf(_SC_PAGESIZE);  /* ms-long runs: a steady median */
     char dir[PATH_MAX], path[PATH_MAX + 32];
     double t_copy, t_splice;
+    sigset_t saved;
     char *src;
     int c, sink;
 
@@ -222,10 +227,13 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "advanced_splice_zero_copy");
     snprintf(path, sizeof path, "%s/sink.%d", dir, (int)getpid());
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the file */
     sink = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (sink == -1)
         die_errno("create %s", path);
-    cleanup_add_path(path);
+    if (cleanup_add_path(path) == -1)
+        die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
     pin_to_one_cpu();
     printf("[main] moving %s per run from a producer thread through a pipe into a file, %d runs per path\n",
            fmt_bytes(size).s, RUNS);

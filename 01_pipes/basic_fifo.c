@@ -15,6 +15,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
+#include "procfs.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +35,18 @@ static const char usage[] = "[--lines N] | --reader PATH | --writer PATH    (N f
 /* Creates the FIFO unless it exists; only a FIFO we created is ours to remove. */
 static void make_fifo(const char *role, const char *path)
 {
+    sigset_t saved;
+
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1) {
         if (errno != EEXIST)
             die_errno("mkfifo %s", path);
+        stop_signals_release(&saved);
         return;
     }
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
     printf("[%s] created FIFO %s (removed again when this process exits)\n", role, path);
 }
 
@@ -122,24 +132,13 @@ static void forward_stdin(const char *path)
 /* What the kernel says about a process: its state and where it sleeps. */
 static void show_sleeping(const char *role, pid_t pid)
 {
-    char path[64], stat_line[512] = "", wchan[64] = "";
-    const char *state;
-    int fd;
+    char wchan[64];
+    int state = proc_state(pid);
 
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if ((fd = open(path, O_RDONLY)) != -1) {
-        (void)read_full(fd, stat_line, sizeof stat_line - 1);
-        close(fd);
-    }
-    snprintf(path, sizeof path, "/proc/%d/wchan", (int)pid);
-    if ((fd = open(path, O_RDONLY)) != -1) {
-        (void)read_full(fd, wchan, sizeof wchan - 1);
-        close(fd);
-    }
-    state = strrchr(stat_line, ')');     /* the command name may contain spaces */
+    if (proc_wchan(pid, wchan, sizeof wchan) == -1)
+        wchan[0] = '\0';
     printf("[parent] the %s is in state %c, kernel wait channel: %s\n", role,
-           state != NULL && state[1] != '\0' ? state[2] : '?',
-           wchan[0] != '\0' && strcmp(wchan, "0") != 0 ? wchan : "(not shown)");
+           state != -1 ? state : '?', wchan[0] != '\0' ? wchan : "(not shown)");
 }
 
 static pid_t spawn(void (*side)(const char *, long), const char *path, long lines)

@@ -12,6 +12,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "io.h"
+#include "timing.h"
 
 #include <stdlib.h>
 #include <string.h>

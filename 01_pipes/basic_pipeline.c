@@ -12,6 +12,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "io.h"
+#include "proc.h"
 
 #include <string.h>
 #include <sys/wait.h>
@@ -121,7 +123,6 @@ int main(int argc, char *argv[])
     long top = 0;
     int n = 4, c;
 
-    ensure_std_fds();                   /* before any pipe(): see common.h */
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "t:h", longopts, usage)) != -1)
         if (c == 't')

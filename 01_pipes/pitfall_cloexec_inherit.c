@@ -12,6 +12,10 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "procfs.h"
+#include "timing.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -72,18 +76,11 @@ static pid_t spawn_helper(void)
 /* "read" or "write": the access mode in the flags line of /proc/<pid>/fdinfo/<fd>. */
 static const char *end_name(pid_t pid, const char *fd)
 {
-    char path[PATH_MAX], text[512], *flags;
-    ssize_t n;
-    int f;
+    int flags = proc_fd_flags(pid, (int)strtol(fd, NULL, 10));
 
-    snprintf(path, sizeof path, "/proc/%d/fdinfo/%s", (int)pid, fd);
-    if ((f = open(path, O_RDONLY)) == -1 || (n = read(f, text, sizeof text - 1)) <= 0)
-        die_errno("read %s", path);
-    close(f);
-    text[n] = '\0';
-    if ((flags = strstr(text, "flags:")) == NULL)
-        return "unknown";
-    return (strtol(flags + 6, NULL, 8) & O_ACCMODE) == O_WRONLY ? "write" : "read";
+    if (flags == -1)
+        die_errno("read /proc/%d/fdinfo/%s", (int)pid, fd);
+    return (flags & O_ACCMODE) == O_WRONLY ? "write" : "read";
 }
 
 /* The kernel's view: which of the helper's descriptors lead to this pipe. */

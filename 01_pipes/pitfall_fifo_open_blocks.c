@@ -12,6 +12,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,7 +120,7 @@ static void reader_first_writer_second(const char *path)
         die_errno("open %s", path);
     printf("[reader] open(O_RDONLY | O_NONBLOCK) returned fd %d after %s: no wait\n",
            fd, fmt_duration((double)elapsed_ns(start)).s);
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
+    if (set_nonblocking(fd, false) == -1)
         die_errno("fcntl F_SETFL");
     printf("[reader] cleared O_NONBLOCK, so later reads wait for data as usual\n");
     if ((writer = fork_or_die()) == 0) {
@@ -157,6 +161,7 @@ static void server_opens_rdwr(const char *path)
 int main(int argc, char *argv[])
 {
     char dir[PATH_MAX], path[PATH_MAX + 16];
+    sigset_t saved;
     bool fixed;
 
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
@@ -164,10 +169,12 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "fifo_open");
     snprintf(path, sizeof path, "%s/demo.fifo", dir);
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
     printf("[parent] created FIFO %s; nobody has it open yet\n", path);
 
     if (!fixed) {

@@ -11,6 +11,10 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "procfs.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,29 +72,14 @@ static noreturn void run_child(int in_fd, int out_fd, size_t size)
     exit(0);
 }
 
-/* The first line of /proc/PID/NAME, "" if unreadable.  For the parent,
- * /proc/PID/ describes its main thread: the one in write(). */
-static char *proc_line(pid_t pid, const char *name, char *buf, int size)
-{
-    char path[64];
-    FILE *f;
-
-    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
-    if ((f = fopen(path, "r")) == NULL || fgets(buf, size, f) == NULL)
-        buf[0] = '\0';
-    if (f != NULL)
-        fclose(f);
-    return buf;
-}
-
 /* The parent's second thread, the only one awake: it checks from outside
  * that both pipes are full and both writers asleep, then interrupts the
  * parent's write() with SIGALRM (no SA_RESTART) so the demo can end. */
 static void *watch(void *unused)
 {
     uint64_t start = now_ns();
-    char stat[512], wchan[2][64], state[2], *paren;
-    int queued[2];
+    char wchan[2][64];
+    int queued[2], state[2];
 
     sleep_ms(DEADLINE_MS);
     for (;;) {  /* stuck at once as a rule; a loaded machine may need a moment more */
@@ -98,10 +87,11 @@ static void *watch(void *unused)
             /* FIONREAD works on either end of a Linux pipe. */
             if (ioctl(watched.fds[i], FIONREAD, &queued[i]) == -1)
                 die_errno("ioctl FIONREAD");
-            /* The state letter follows the name in (), which may itself hold ')'. */
-            paren = strrchr(proc_line(watched.pids[i], "stat", stat, sizeof stat), ')');
-            state[i] = paren != NULL && paren[1] == ' ' ? paren[2] : '?';
-            proc_line(watched.pids[i], "wchan", wchan[i], sizeof wchan[i]);
+            /* For the parent, /proc/PID/ describes its main thread: the one in write(). */
+            if ((state[i] = proc_state(watched.pids[i])) == -1)
+                state[i] = '?';
+            if (proc_wchan(watched.pids[i], wchan[i], sizeof wchan[i]) == -1)
+                wchan[i][0] = '\0';
         }
         watched.stuck = queued[0] == watched.capacity && queued[1] == watched.capacity &&
                         state[0] == 'S' && state[1] == 'S';
@@ -109,7 +99,7 @@ static void *watch(void *unused)
             break;
         sleep_ms(10);
     }
-    /* wchan: the kernel function it sleeps in ("0" where the kernel hides it). */
+    /* wchan: the kernel function it sleeps in ("" where the kernel shows none). */
     for (int i = 0; i < 2; i++)
         printf("[watcher] %s pid %d: state %c%s in wchan \"%s\"; the pipe it writes to holds "
                "%d bytes%s\n", i == 0 ? "parent" : "child", (int)watched.pids[i], state[i],
@@ -160,7 +150,7 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
     unsigned rounds = 0;
 
     for (int i = 0; i < 2; i++)
-        if (fcntl(pfd[i].fd, F_SETFL, fcntl(pfd[i].fd, F_GETFL) | O_NONBLOCK) == -1)
+        if (set_nonblocking(pfd[i].fd, true) == -1)
             die_errno("fcntl O_NONBLOCK");
     while (pfd[0].fd != -1 || pfd[1].fd != -1) {
         if (poll(pfd, 2, 2000) <= 0)

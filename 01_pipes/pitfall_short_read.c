@@ -10,6 +10,9 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

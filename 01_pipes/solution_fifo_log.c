@@ -11,6 +11,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -46,19 +49,13 @@ static bool format_record(char *rec, long id, long seq, size_t size)
     return true;
 }
 
-static int clear_nonblock(int fd)    /* F_SETFL sets all status flags: keep the others */
-{
-    int flags = fcntl(fd, F_GETFL);
-    return flags == -1 ? -1 : fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-}
-
 static noreturn void run_writer(const char *path, long id, long records, size_t size,
                                 int ready_fd)
 {
     char rec[PIPE_BUF];
     int fd = open(path, O_WRONLY | O_NONBLOCK);     /* no collector: ENXIO, no hang */
 
-    if (fd == -1 || clear_nonblock(fd) == -1)       /* then a full FIFO waits, no EAGAIN */
+    if (fd == -1 || set_nonblocking(fd, false) == -1)   /* then a full FIFO waits, no EAGAIN */
         die_errno("open %s (is a collector reading it?)", path);
     if (ready_fd >= 0)
         close(ready_fd);        /* tells the demo's collector: this writer is in */
@@ -148,10 +145,14 @@ static bool report(const struct collector *c, long expected)
 
 static void make_fifo(const char *path)
 {
+    sigset_t saved;
+
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
 }
 
 /* Two terminals: a plain open() waits for the first writer (Ctrl-C removes
@@ -196,7 +197,7 @@ static int run_demo(long writers, long records, size_t size)
     close(ready[1]);
     /* EOF here: every writer has the FIFO open.  Before that, a FIFO with no
      * writer would read as EOF while writers are still on their way. */
-    if (read(ready[0], &byte, 1) != 0 || clear_nonblock(fd) == -1)
+    if (read(ready[0], &byte, 1) != 0 || set_nonblocking(fd, false) == -1)
         die_errno("wait for the writers");
     close(ready[0]);
     collect(&c, fd);

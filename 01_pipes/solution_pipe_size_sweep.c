@@ -11,6 +11,11 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
+#include "proc.h"
+#include "procfs.h"
+#include "stats.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,15 +32,11 @@ static const char usage[] =
 
 static uint64_t pipe_max_size(void)
 {
-    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
-    unsigned long long v = 0;
+    long v;
 
-    if (f == NULL)
+    if (sysctl_long("fs/pipe-max-size", &v) == -1 || v <= 0)
         return UINT64_MAX;      /* no /proc: let F_SETPIPE_SZ be the judge */
-    if (fscanf(f, "%llu", &v) != 1)
-        v = UINT64_MAX;
-    fclose(f);
-    return v;
+    return (uint64_t)v;
 }
 
 static void run_writer(int fd, const char *buf, size_t chunk, uint64_t total)
@@ -116,7 +117,7 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    uint64_t total = 64u << 20, min = 4096, max = 1u << 20, limit = pipe_max_size();
+    uint64_t total = 64u << 20, min = 4096, max = 1u << 20, limit;
     uint64_t best_size = 0, best_ns = 0;
     int c, runs = 1;
 
@@ -132,6 +133,7 @@ int main(int argc, char *argv[])
             runs = (int)cli_long(optarg, 1, MAX_RUNS, "--runs", usage);
     }
     cli_no_operands(argc, argv, usage);
+    limit = pipe_max_size();    /* opens a file: only once the command line is parsed */
     if (min > max)
         die_usage(usage, "--min (%s) is larger than --max (%s)", fmt_bytes(min).s, fmt_bytes(max).s);
     if (max > limit) {

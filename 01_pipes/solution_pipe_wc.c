@@ -11,6 +11,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "io.h"
+#include "proc.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE                 /* pipe2() */
 #include "common.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -190,7 +191,6 @@ int main(int argc, char *argv[])
     pid_t *pids;
     int n, status;
 
-    ensure_std_fds();                   /* before any pipe(): see common.h */
     setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
     /* '+': options end at the first command, so `sort -r` keeps its -r. */
     while (cli_getopt(argc, argv, "+h", longopts, usage) != -1)

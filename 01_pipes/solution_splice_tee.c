@@ -13,6 +13,9 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -195,12 +198,16 @@ static void run_demo(void)
     int in[2], out[2], file, failed, same;
     pid_t prod, cons;
     uint64_t bytes;
+    sigset_t saved;
     long rounds;
 
     make_temp_dir(dir, sizeof dir, "solution_splice_tee");
     snprintf(path, sizeof path, "%s/copy.%d", dir, (int)getpid());
+    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the file */
     file = open_output(path, O_EXCL);
-    cleanup_add_path(path);
+    if (cleanup_add_path(path) == -1)
+        die_errno("cleanup_add_path %s", path);
+    stop_signals_release(&saved);
     if (pipe(in) == -1 || pipe(out) == -1)
         die_errno("pipe");
     memcpy(demo_fds, (int[5]){in[0], in[1], out[0], out[1], file}, sizeof demo_fds);

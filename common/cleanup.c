@@ -8,12 +8,12 @@
  * *ctl(IPC_RMID) system calls.
  */
 #define _GNU_SOURCE
+#include "cleanup.h"
 #include "common.h"
 
 #include <errno.h>
 #include <mqueue.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/msg.h>
@@ -143,22 +143,33 @@ const char *tmp_dir(void)
     return dir != NULL && dir[0] != '\0' ? dir : "/tmp";
 }
 
-void make_temp_dir(char *buf, size_t size, const char *prefix)
+void stop_signals_hold(sigset_t *saved)
 {
-    int len = snprintf(buf, size, "%s/%s.XXXXXX", tmp_dir(), prefix);
-    sigset_t stop, old;
+    sigset_t stop;
 
-    if (len < 0 || (size_t)len >= size)
-        die("temporary directory name too long for %s", tmp_dir());
-    /* A Ctrl-C between mkdtemp() and the registration would leave the
-     * directory behind: hold the stop signals until both are done. */
     sigemptyset(&stop);
     for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++)
         sigaddset(&stop, cleanup_signals[i]);
-    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    /* Blocked, not ignored: the kernel keeps one that arrives pending. */
+    pthread_sigmask(SIG_BLOCK, &stop, saved);
+}
+
+void stop_signals_release(const sigset_t *saved)
+{
+    pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+void make_temp_dir(char *buf, size_t size, const char *prefix)
+{
+    int len = snprintf(buf, size, "%s/%s.XXXXXX", tmp_dir(), prefix);
+    sigset_t saved;
+
+    if (len < 0 || (size_t)len >= size)
+        die("temporary directory name too long for %s", tmp_dir());
+    stop_signals_hold(&saved);
     if (mkdtemp(buf) == NULL)
         die_errno("mkdtemp %s", buf);
     if (cleanup_add_dir(buf) == -1)
         die_errno("cleanup_add_dir %s", buf);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    stop_signals_release(&saved);
 }

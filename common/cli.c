@@ -1,12 +1,86 @@
-/* cli.c - the command line: usage errors, help, options and numbers. */
+/* cli.c - the command line: usage errors, help, options and numbers, and what
+ * the first command-line call sets up for the whole program. */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "proc.h"
+#include "timing.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+static pid_t started_pid;       /* the process that parsed the command line */
+
+/* Why writing to stdout failed, 0 if it did not, -1 if the reason is lost.
+ * A failed write() makes glibc drop the buffered text and keep only the
+ * error flag, so when fflush() has nothing left to write, the descriptor is
+ * asked again in ways that cannot add a byte to the output. */
+static int stdout_error(void)
+{
+    struct pollfd out = {.fd = STDOUT_FILENO, .events = POLLOUT};
+
+    if (fflush(stdout) == EOF)
+        return errno;
+    if (!ferror(stdout))
+        return 0;
+    if (write(STDOUT_FILENO, "", 0) == -1)     /* /dev/full, a read-only descriptor */
+        return errno;
+    if (poll(&out, 1, 0) == 1 && (out.revents & POLLERR))
+        return EPIPE;                           /* a pipe whose reader has gone */
+    return -1;
+}
+
+/* Registered by the first command-line call, as a rule before any other
+ * atexit() handler, so it runs last: after the cleanup registry's. */
+static void check_stdout_at_exit(void)
+{
+    int err;
+
+    if (getpid() != started_pid || (err = stdout_error()) == 0)
+        return;
+    errno = err;
+    if (err > 0)
+        warn_errno("write to stdout");
+    else
+        warn_msg("write to stdout failed");
+    /* exit() must not be called again from an atexit handler.  _exit() skips
+     * what is left of exit(), so do its work here: a registry set up before
+     * the command line was parsed has not run yet, other streams are unflushed. */
+    cleanup_run();
+    fflush(NULL);
+    _exit(1);
+}
+
+/* Once per program, from the first command-line call: see common.h. */
+static void start_program(void)
+{
+    if (started_pid != 0)
+        return;
+    ensure_std_fds();
+    started_pid = getpid();
+    if (atexit(check_stdout_at_exit) != 0)
+        die("atexit: cannot register the check of stdout");
+}
+
+/* The name of the long option that `arg`, "--name=value", gave a value it
+ * does not take (getopt_long stored its `val` in optopt), else NULL. */
+static const char *valueless_long(const char *arg, const struct option *longopts, int val)
+{
+    const char *eq = strchr(arg, '=');
+
+    if (strncmp(arg, "--", 2) != 0 || eq == NULL)
+        return NULL;
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        if (o->val == val && o->has_arg == no_argument &&
+            strncmp(o->name, arg + 2, (size_t)(eq - arg - 2)) == 0)
+            return o->name;
+    return NULL;
+}
 
 noreturn void die_usage(const char *usage, const char *fmt, ...)
 {
@@ -30,9 +104,11 @@ noreturn void show_help(const char *usage)
 int cli_getopt(int argc, char *argv[], const char *shortopts,
                const struct option *longopts, const char *usage)
 {
+    const char *name;
     char optstring[64];
     int c;
 
+    start_program();
     /* A ':' first (after a '+' that stops at the first operand, if any)
      * makes getopt report a missing argument as ':' and stay silent: the
      * message below is ours. */
@@ -47,7 +123,9 @@ int cli_getopt(int argc, char *argv[], const char *shortopts,
         show_help(usage);
     case ':':
         die_usage(usage, "option '%s' needs a value", argv[optind - 1]);
-    case '?':
+    case '?':   /* optopt: an unknown short option, or a long one given a value */
+        if (optopt != 0 && (name = valueless_long(argv[optind - 1], longopts, optopt)) != NULL)
+            die_usage(usage, "option '--%s' doesn't allow an argument", name);
         if (optopt != 0)
             die_usage(usage, "unknown option '-%c'", optopt);
         die_usage(usage, "unknown option '%s'", argv[optind - 1]);

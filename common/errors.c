@@ -1,6 +1,7 @@
 /* errors.c - one error idiom: "prog: message[: strerror]" on stderr. */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
 
 #include <errno.h>
 #include <stdarg.h>

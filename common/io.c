@@ -1,7 +1,8 @@
-/* io.c - reads and writes that finish what they start. */
-#include "common.h"
+/* io.c - reads and writes that finish what they start, and O_NONBLOCK. */
+#include "io.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,4 +48,13 @@ ssize_t write_full(int fd, const void *buf, size_t n)
 ssize_t write_str(int fd, const char *s)
 {
     return write_full(fd, s, strlen(s));
+}
+
+int set_nonblocking(int fd, bool on)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags == -1)
+        return -1;
+    return fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
 }

@@ -1,6 +1,6 @@
 /* proc.c - child processes: fork without doubled output, reap with a report. */
 #define _GNU_SOURCE
-#include "common.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

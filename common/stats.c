@@ -1,5 +1,5 @@
 /* stats.c - summary statistics of a sample array, for the benchmarks. */
-#include "common.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -12,7 +12,7 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Linear interpolation between closest ranks; see common.h. */
+/* Linear interpolation between closest ranks; see stats.h. */
 double percentile_sorted(const double *sorted, size_t n, double p)
 {
     double h, frac;

@@ -1,6 +1,6 @@
 /* timing.c - a monotonic clock and human-readable durations, sizes, rates. */
 #define _GNU_SOURCE
-#include "common.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <time.h>

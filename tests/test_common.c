@@ -4,6 +4,12 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
+#include "io.h"
+#include "proc.h"
+#include "procfs.h"
+#include "stats.h"
+#include "timing.h"
 
 #include <check.h>
 #include <errno.h>
@@ -15,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -64,7 +71,7 @@ static int exit_code(const struct captured *c)
     return WEXITSTATUS(c->status);
 }
 
-/* ---- errors.c and cli.c ------------------------------------------------------ */
+/* ---- errors.c, cli.c and proc.c ---------------------------------------------- */
 
 static void call_die_errno(void *arg)
 {
@@ -333,6 +340,130 @@ START_TEST(getopt_values_and_operands)
 }
 END_TEST
 
+/* Runs fn on argv in a child: a usage error (exit 2) whose first line is `want`. */
+static void assert_usage_error(void (*fn)(void *), char **argv, const char *want)
+{
+    struct captured c;
+
+    run_captured(fn, argv, &c);
+    ck_assert_int_eq(exit_code(&c), 2);
+    ck_assert_msg(strncmp(c.err, want, strlen(want)) == 0 && c.err[strlen(want)] == '\n',
+                  "want \"%s\", stderr: %s", want, c.err);
+}
+
+START_TEST(getopt_names_the_option_as_typed)
+{
+    char *help_x[] = {"prog", "--help=x", NULL}, *abbrev[] = {"prog", "--he=x", NULL};
+    char *fixed_x[] = {"prog", "--fixed=yes", NULL}, *short_f[] = {"prog", "-f", NULL};
+    char *short_n[] = {"prog", "-n", NULL};
+
+    assert_usage_error(call_no_options, help_x,
+                       "test_common: option '--help' doesn't allow an argument");
+    /* Named in full, as getopt_long matched the abbreviation. */
+    assert_usage_error(call_no_options, abbrev,
+                       "test_common: option '--help' doesn't allow an argument");
+    assert_usage_error(call_pitfall_cli, fixed_x,
+                       "test_common: option '--fixed' doesn't allow an argument");
+    /* 'f' is the value of --fixed, but -f is no short option: still unknown. */
+    assert_usage_error(call_pitfall_cli, short_f, "test_common: unknown option '-f'");
+    assert_usage_error(call_getopt_with_value, short_n, "test_common: option '-n' needs a value");
+}
+END_TEST
+
+static void close_stdout_then_cli(void *arg)
+{
+    char *argv[] = {"prog", NULL};
+    struct stat null_st, st;
+
+    (void)arg;
+    close(STDOUT_FILENO);
+    optind = 1;
+    cli_no_options(1, argv, "");
+    if (stat("/dev/null", &null_st) == -1 || fstat(STDOUT_FILENO, &st) == -1)
+        fprintf(stderr, "fd 1 still closed\n");
+    else if (st.st_rdev != null_st.st_rdev || !S_ISCHR(st.st_mode))
+        fprintf(stderr, "fd 1 is not /dev/null\n");
+    printf("into /dev/null: no error at exit\n");
+}
+
+START_TEST(cli_fills_a_closed_stdout_with_dev_null)
+{
+    struct captured c;
+
+    run_captured(close_stdout_then_cli, NULL, &c);
+    ck_assert_str_eq(c.err, "");
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_str_eq(c.out, "");
+}
+END_TEST
+
+/* stdout onto /dev/full, or (how "pipe") a pipe with no reader and SIGPIPE
+ * ignored; a temp dir registered; a child forked after the first failed
+ * write exits normally.  how "full-buffered": the only line waits in the
+ * buffer until exit, so the flush at exit is what fails; and the registry
+ * is set up before the command line is parsed. */
+static void write_to_a_bad_stdout(void *arg)
+{
+    const char *how = arg;
+    bool buffered = strcmp(how, "full-buffered") == 0;
+    char *argv[] = {"prog", NULL}, dir[256];
+    int status, fds[2];
+    pid_t pid;
+
+    if (strcmp(how, "pipe") == 0) {
+        if (pipe(fds) == -1 || dup2(fds[1], STDOUT_FILENO) == -1)
+            _exit(4);
+        close(fds[0]);
+        close(fds[1]);
+        signal(SIGPIPE, SIG_IGN);
+    } else if (dup2(open("/dev/full", O_WRONLY), STDOUT_FILENO) == -1) {
+        _exit(4);
+    }
+    setvbuf(stdout, NULL, buffered ? _IOFBF : _IOLBF, 0);
+    /* The registry's atexit handler, registered before or after the check's
+     * (in the caller's $TMPDIR): either way the directory must go. */
+    if (buffered)
+        make_temp_dir(dir, sizeof dir, "stdout_check");
+    optind = 1;
+    cli_no_options(1, argv, "");
+    if (!buffered)
+        make_temp_dir(dir, sizeof dir, "stdout_check");
+    if (!buffered)
+        printf("[parent] this line is lost at once\n");
+    pid = fork_or_die();
+    if (pid == 0) {
+        printf("[child] and so is this\n");
+        exit(0);            /* must not report its parent's stdout again */
+    }
+    if (waitpid(pid, &status, 0) != pid || status != 0)
+        _exit(3);
+    if (buffered)
+        printf("[parent] this line is lost at exit\n");
+}
+
+/* The captured stderr and exit status of write_to_a_bad_stdout(how), which
+ * must also have removed its temp dir. */
+static void check_bad_stdout(const char *how, const char *want_err)
+{
+    char dir[] = "/tmp/test_common.XXXXXX";
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    setenv("TMPDIR", dir, 1);
+    run_captured(write_to_a_bad_stdout, (void *)how, &c);
+    ck_assert_msg(exit_code(&c) == 1, "%s: exit status %d", how, exit_code(&c));
+    ck_assert_str_eq(c.err, want_err);
+    ck_assert_msg(rmdir(dir) == 0, "%s: the registered temp dir was left in %s", how, dir);
+}
+
+START_TEST(output_errors_are_reported_at_exit)
+{
+    check_bad_stdout("full", "test_common: write to stdout: No space left on device\n");
+    check_bad_stdout("full-buffered", "test_common: write to stdout: No space left on device\n");
+    check_bad_stdout("pipe", "test_common: write to stdout: Broken pipe\n");
+}
+END_TEST
+
 /* ---- parsing ------------------------------------------------------------------ */
 
 static void assert_long_rejected(const char *s, long min, long max, int want_errno)
@@ -596,6 +727,30 @@ START_TEST(io_errors_are_reported)
 }
 END_TEST
 
+START_TEST(set_nonblocking_changes_only_o_nonblock)
+{
+    char c;
+    int fds[2];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_APPEND), 0);     /* another status flag */
+    ck_assert_int_eq(set_nonblocking(fds[0], true), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_GETFL) & (O_NONBLOCK | O_APPEND), O_NONBLOCK | O_APPEND);
+    errno = 0;
+    ck_assert_int_eq(read(fds[0], &c, 1), -1);                 /* empty: no wait */
+    ck_assert_int_eq(errno, EAGAIN);
+    ck_assert_int_eq(set_nonblocking(fds[0], false), 0);
+    ck_assert_int_eq(fcntl(fds[0], F_GETFL) & (O_NONBLOCK | O_APPEND), O_APPEND);
+    ck_assert_int_eq(set_nonblocking(fds[0], false), 0);       /* already off: stays off */
+    ck_assert_int_eq(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+    close(fds[0]);
+    close(fds[1]);
+    errno = 0;
+    ck_assert_int_eq(set_nonblocking(fds[0], true), -1);
+    ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
 /* ---- cleanup.c ------------------------------------------------------------------- */
 
 static bool exists(const char *path)
@@ -717,6 +872,194 @@ START_TEST(cleanup_registry_has_limits)
 }
 END_TEST
 
+/* The child holds the stop signals, creates a FIFO and is sent SIGTERM
+ * before it registers it: the signal must wait until the release. */
+START_TEST(stop_signals_wait_until_the_object_is_registered)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", path[64], byte;
+    int to_child[2], from_child[2], status;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    ck_assert_int_eq(pipe(to_child), 0);
+    ck_assert_int_eq(pipe(from_child), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sigset_t saved, pending;
+
+        signal(SIGTERM, SIG_DFL);           /* as in a program, not Check's runner */
+        stop_signals_hold(&saved);
+        if (mkfifo(path, 0600) == -1 || write(from_child[1], "c", 1) != 1 ||
+            read(to_child[0], &byte, 1) != 1)       /* the parent has sent SIGTERM */
+            _exit(1);
+        sigpending(&pending);
+        if (sigismember(&pending, SIGTERM) && write(from_child[1], "p", 1) != 1)
+            _exit(1);
+        if (cleanup_add_path(path) == -1)
+            _exit(1);
+        stop_signals_release(&saved);       /* SIGTERM now: the registry removes the FIFO */
+        _exit(2);
+    }
+    ck_assert_int_eq(read(from_child[0], &byte, 1), 1);
+    ck_assert_msg(exists(path), "%s was not created", path);
+    ck_assert_int_eq(kill(pid, SIGTERM), 0);
+    ck_assert_int_eq(write(to_child[1], "k", 1), 1);
+    ck_assert_msg(read(from_child[0], &byte, 1) == 1 && byte == 'p',
+                  "SIGTERM was not held pending while the FIFO was unregistered");
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+                  "the child should die of SIGTERM at release (status %#x)", status);
+    ck_assert_msg(!exists(path), "%s survived SIGTERM", path);
+    ck_assert_int_eq(rmdir(dir), 0);
+    for (int i = 0; i < 2; i++)
+        close(to_child[i]), close(from_child[i]);
+}
+END_TEST
+
+/* ---- procfs.c -------------------------------------------------------------------- */
+
+/* The state of `pid` once it is `want`, or its last state after 2 s. */
+static int wait_for_state(pid_t pid, int want)
+{
+    int state = -1;
+
+    for (int i = 0; i < 200 && (state = proc_state(pid)) != want; i++)
+        sleep_ms(10);
+    return state;
+}
+
+/* A child blocked in read() on an empty pipe, optionally renamed first. */
+static pid_t start_reader(int fds[2], const char *name)
+{
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char byte;
+
+        close(fds[1]);
+        if (name != NULL && prctl(PR_SET_NAME, name) == -1)
+            _exit(1);
+        _exit(read(fds[0], &byte, 1) == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    return pid;
+}
+
+static void stop_reader(pid_t pid, int write_fd)
+{
+    int status;
+
+    close(write_fd);                    /* EOF: the reader exits 0 */
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(status, 0);
+}
+
+START_TEST(state_of_a_sleeping_and_a_stopped_process)
+{
+    int fds[2], status;
+    pid_t pid = start_reader(fds, NULL);
+
+    ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);   /* stopped for sure */
+    ck_assert_int_eq(proc_state(pid), 'T');
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+    stop_reader(pid, fds[1]);
+    errno = 0;
+    ck_assert_int_eq(proc_state(pid), -1);                      /* reaped: gone */
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/* A naive parser that stops at the first ')' would read "R" here. */
+START_TEST(state_despite_spaces_and_parens_in_the_name)
+{
+    char path[64], comm[32] = "";
+    int fds[2], fd;
+    pid_t pid = start_reader(fds, "x) R (y");
+
+    ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_gt(read(fd, comm, sizeof comm - 1), 0);
+    close(fd);
+    ck_assert_str_eq(comm, "x) R (y\n");                        /* the rename did happen */
+    stop_reader(pid, fds[1]);
+}
+END_TEST
+
+START_TEST(wchan_of_a_reader_blocked_on_a_pipe)
+{
+    char wchan[64] = "unset";
+    int fds[2];
+    pid_t pid = start_reader(fds, NULL);
+
+    ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
+    /* "S" shows as soon as the task marks itself asleep; the kernel names the
+     * wait channel only once it is off the run queue, a moment later. */
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(proc_wchan(pid, wchan, sizeof wchan), 0);
+        if (wchan[0] != '\0')
+            break;
+        sleep_ms(10);
+    }
+    /* anon_pipe_read on Linux 6.18; pipe_read before 2025. */
+    ck_assert_msg(strstr(wchan, "pipe") != NULL, "wchan \"%s\"", wchan);
+    stop_reader(pid, fds[1]);
+    ck_assert_int_eq(proc_wchan(getpid(), wchan, sizeof wchan), 0);
+    ck_assert_str_eq(wchan, "");            /* running, reading it: the kernel says "0" */
+    ck_assert_int_eq(proc_wchan(pid, wchan, sizeof wchan), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(descriptor_flags_of_a_process)
+{
+    int fds[2], flags;
+
+    ck_assert_int_eq(pipe2(fds, O_NONBLOCK), 0);
+    ck_assert_int_eq(fcntl(fds[1], F_SETFD, FD_CLOEXEC), 0);
+    flags = proc_fd_flags(getpid(), fds[1]);
+    ck_assert_int_eq(flags & O_ACCMODE, O_WRONLY);
+    ck_assert_int_eq(flags & (O_NONBLOCK | O_CLOEXEC), O_NONBLOCK | O_CLOEXEC);
+    flags = proc_fd_flags(getpid(), fds[0]);
+    ck_assert_int_eq(flags & O_ACCMODE, O_RDONLY);
+    ck_assert_int_eq(flags & O_CLOEXEC, 0);
+    close(fds[0]);
+    close(fds[1]);
+    errno = 0;
+    ck_assert_int_eq(proc_fd_flags(getpid(), fds[0]), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(sysctl_numbers)
+{
+    long max_size = -1, v = 7, by_hand = -2;
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld", &by_hand), 1);
+    fclose(f);
+    ck_assert_int_eq(sysctl_long("fs/pipe-max-size", &max_size), 0);
+    ck_assert_int_eq(max_size, by_hand);
+    ck_assert_int_ge(max_size, sysconf(_SC_PAGESIZE));      /* the kernel's minimum */
+    errno = 0;
+    ck_assert_int_eq(sysctl_long("fs/no-such-setting", &v), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    errno = 0;
+    ck_assert_int_eq(sysctl_long("kernel/printk", &v), -1);     /* four numbers */
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(v, 7);
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static Suite *common_suite(void)
@@ -725,6 +1068,7 @@ static Suite *common_suite(void)
     TCase *errors = tcase_create("errors, processes, cli"), *parse = tcase_create("parse");
     TCase *timing = tcase_create("timing"), *stats = tcase_create("stats");
     TCase *io = tcase_create("io"), *cleanup = tcase_create("cleanup");
+    TCase *procfs = tcase_create("procfs");
 
     tcase_add_test(errors, die_errno_prints_cause_and_exits_1);
     tcase_add_test(errors, die_prints_without_errno_and_exits_1);
@@ -737,6 +1081,9 @@ static Suite *common_suite(void)
     tcase_add_test(errors, no_options_accepts_only_help);
     tcase_add_test(errors, pitfall_cli_modes);
     tcase_add_test(errors, getopt_values_and_operands);
+    tcase_add_test(errors, getopt_names_the_option_as_typed);
+    tcase_add_test(errors, cli_fills_a_closed_stdout_with_dev_null);
+    tcase_add_test(errors, output_errors_are_reported_at_exit);
     tcase_add_test(parse, parse_long_accepts_whole_numbers);
     tcase_add_test(parse, parse_long_rejects_junk_and_overflow);
     tcase_add_test(parse, parse_size_understands_suffixes);
@@ -749,15 +1096,23 @@ static Suite *common_suite(void)
     tcase_add_test(io, read_full_collects_pieces_and_reports_eof);
     tcase_add_test(io, read_full_retries_after_eintr);
     tcase_add_test(io, io_errors_are_reported);
+    tcase_add_test(io, set_nonblocking_changes_only_o_nonblock);
     tcase_add_test(cleanup, cleanup_removes_shm_on_sigterm);
     tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
     tcase_add_test(cleanup, cleanup_registry_has_limits);
+    tcase_add_test(cleanup, stop_signals_wait_until_the_object_is_registered);
+    tcase_add_test(procfs, state_of_a_sleeping_and_a_stopped_process);
+    tcase_add_test(procfs, state_despite_spaces_and_parens_in_the_name);
+    tcase_add_test(procfs, wchan_of_a_reader_blocked_on_a_pipe);
+    tcase_add_test(procfs, descriptor_flags_of_a_process);
+    tcase_add_test(procfs, sysctl_numbers);
     suite_add_tcase(s, errors);
     suite_add_tcase(s, parse);
     suite_add_tcase(s, timing);
     suite_add_tcase(s, stats);
     suite_add_tcase(s, io);
     suite_add_tcase(s, cleanup);
+    suite_add_tcase(s, procfs);
     return s;
 }
 

@@ -1,0 +1,33 @@
+/* procfs.h - what the kernel tells about a process, and its tunables, from /proc.
+ *
+ * Linux only.  These return what they read and print nothing: a program
+ * decides how to narrate it, or that an unreadable value is not fatal.
+ */
+#ifndef IPC_PROCFS_H
+#define IPC_PROCFS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- procfs.c --------------------------------------------------------------
+ * The state letter of process `pid` from /proc/PID/stat: 'R' running, 'S'
+ * asleep (interruptible), 'D' uninterruptible, 'T' stopped, 't' traced,
+ * 'Z' zombie...  Returns the letter, or -1 with errno (ENOENT: no such
+ * process). */
+int proc_state(pid_t pid);
+/* The kernel function process `pid` sleeps in, from /proc/PID/wchan, into
+ * buf: "anon_pipe_read", say, or "" when the kernel shows none (it prints
+ * "0" for a process that is not asleep, and for one the caller may not
+ * ptrace, such as another user's).  Returns 0, or -1 with errno. */
+int proc_wchan(pid_t pid, char *buf, size_t size);
+/* The flags of descriptor `fd` of process `pid`, from /proc/PID/fdinfo/FD:
+ * the file status flags F_GETFL would give that process (O_ACCMODE bits,
+ * O_NONBLOCK...), plus O_CLOEXEC when the descriptor has it.  Returns them,
+ * or -1 with errno (ENOENT: no such process or descriptor). */
+int proc_fd_flags(pid_t pid, int fd);
+/* The number in /proc/sys/NAME, e.g. sysctl_long("fs/pipe-max-size", &v).
+ * Returns 0 and stores it, or -1 with errno (ENOENT: no such setting on this
+ * kernel; EINVAL or ERANGE: it holds no single number that fits a long). */
+int sysctl_long(const char *name, long *value);
+
+#endif
