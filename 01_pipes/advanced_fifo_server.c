@@ -134,7 +134,11 @@ static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
     }
     printf("[server] %s received after %d requests: leaving through exit(), "
            "which removes server.fifo\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM", served);
-    exit(0);                    /* also closes fd and the dummy write end */
+    close(fd);
+    close(dummy);
+    if (life_fd >= 0)
+        close(life_fd);
+    exit(0);
 }
 
 static noreturn void run_client(const char *dir, int id, long requests)
@@ -167,7 +171,10 @@ static noreturn void run_client(const char *dir, int id, long requests)
         printf("[client %d] request %d answered: \"%.*s\"\n", id, seq,
                (int)sizeof rep.text, rep.text);   /* bounded: the peer may not end it */
     }
-    printf("[client %d] done; exit() closes its ends and removes reply.%d\n", id, (int)pid);
+    printf("[client %d] done; closing its ends, exit() removes reply.%d\n", id, (int)pid);
+    close(sfd);
+    close(rfd);
+    close(dummy);
     exit(0);
 }
 

@@ -154,8 +154,13 @@ static void start(struct make *m, const char *job, bool token, bool recursive)
     m->pid[i] = fork_or_die();
     if (m->pid[i] == 0 && recursive)
         exec_sub_make(m, job);
-    if (m->pid[i] == 0)
+    if (m->pid[i] == 0) {
+        /* A plain command gets no jobserver, as in GNU make; the counter is mapped. */
+        close(m->rfd);
+        close(m->wfd);
+        close(meter_fd);
         run_job(job, job_ms(job));
+    }
     m->token[i] = token;
 }
 
@@ -235,8 +240,12 @@ int main(int argc, char *argv[])
     struct make m = {.role = sub_job ? "sub-make" : "make", .jobs = jobs, .rfd = fds[0],
                      .wfd = fds[1], .wait_mask = wait_mask};
     run_make(&m, sub_job ? sub_job : "", sub_job ? SUB_JOBS : (int)tasks);
-    if (sub_job != NULL)
+    close(meter_fd);            /* the mapping stays */
+    if (sub_job != NULL) {
+        close(m.rfd);
+        close(m.wfd);
         return 0;
+    }
 
     int max = atomic_load(&meter->max);
     printf("[make] maximum concurrency observed: %d (limit -j%ld)\n", max, jobs);

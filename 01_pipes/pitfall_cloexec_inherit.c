@@ -174,6 +174,7 @@ int main(int argc, char *argv[])
         if (write_str(fds[1], "the only message\n") == -1)
             die_errno("write");
         printf("[writer] wrote its message, closing its write end\n");
+        close(fds[1]);
         exit(0);
     }
     close(fds[1]);              /* the reader's own copy: closed, as it should be */
@@ -188,6 +189,7 @@ int main(int argc, char *argv[])
                "write end\n", fmt_duration((double)waited).s);
         held = show_helper_fds(helper_pid, st.st_ino);
         stop_helper();
+        close(fds[0]);
         return held == 0 ? 0 : 1;
     }
     if (eof)

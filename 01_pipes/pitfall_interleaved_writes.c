@@ -88,6 +88,8 @@ static noreturn void run_writer(int w, int fd, int gate, size_t size, bool fixed
     else
         write_records_whole(fd, w, rec, size);
     free(rec);
+    close(fd);
+    close(gate);
     exit(0);
 }
 

@@ -47,8 +47,9 @@ static void name_open_write_ends(int read_fd)
     }
 }
 
-/* Read until EOF, but never wait more than EOF_WAIT_MS for the next byte. */
-static noreturn void run_child(int read_fd)
+/* Read until EOF, but never wait more than EOF_WAIT_MS for the next byte.
+ * Returns the child's exit status: 0 after EOF, GAVE_UP after the wait. */
+static int run_child(int read_fd)
 {
     char buf[256];
     size_t total = 0;
@@ -65,7 +66,7 @@ static noreturn void run_child(int read_fd)
             printf("[child] no EOF after %d ms: a write end is still open\n", EOF_WAIT_MS);
             name_open_write_ends(read_fd);
             printf("[child] without the timeout this read() would block forever; giving up\n");
-            exit(GAVE_UP);
+            return GAVE_UP;
         }
         ssize_t n = read(read_fd, buf, sizeof buf);
         if (n == -1)
@@ -76,7 +77,7 @@ static noreturn void run_child(int read_fd)
         printf("[child] read %zd bytes\n", n);
     }
     printf("[child] read() returned 0: EOF after %zu bytes, every write end is closed\n", total);
-    exit(0);
+    return 0;
 }
 
 static void run_parent(int write_fd)
@@ -112,7 +113,12 @@ int main(int argc, char *argv[])
          * (or the parent keeping a dup()) is the whole bug. */
         if (fixed)
             close(fds[1]);
-        run_child(fds[0]);
+        int result = run_child(fds[0]);
+
+        close(fds[0]);
+        if (!fixed)
+            close(fds[1]);      /* the forgotten copy, closed only now that it has done harm */
+        exit(result);
     }
     close(fds[0]);
     run_parent(fds[1]);

@@ -65,7 +65,8 @@ static noreturn void run_writer(const char *path, long id, long records, size_t 
         if (write(fd, rec, size) != (ssize_t)size)
             die_errno("[writer %ld] write", id);
     printf("[writer %ld] wrote %ld records of %zu bytes, one write() each\n", id, records, size);
-    exit(0);                    /* closes fd: the collector sees EOF after the last writer */
+    close(fd);                  /* the collector sees EOF once the last writer has closed */
+    exit(0);
 }
 
 static struct writer_stats *find_writer(struct collector *c, long id)

@@ -62,6 +62,7 @@ static double transfer(char *buf, size_t chunk, int fds[2], uint64_t total)
     if (child == 0) {
         close(fds[0]);
         run_writer(fds[1], buf, chunk, total);
+        close(fds[1]);
         exit(0);
     }
     close(fds[1]);

@@ -63,6 +63,8 @@ static noreturn void run_child(int text_fd, int reply_fd)
            (unsigned long long)c.bytes);
     if (write_full(reply_fd, &c, sizeof c) == -1)
         die_errno("write to pipe 2");
+    close(text_fd);
+    close(reply_fd);            /* the parent's read_full() sees the whole reply, then EOF */
     exit(0);
 }
 

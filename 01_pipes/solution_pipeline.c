@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,20 +45,45 @@ static int split_commands(int argc, char *argv[], int first, char **cmds[])
     return n;
 }
 
+/* The shell's rule for a command that exec could not run: 127 if no file of
+ * that name exists (searching every PATH directory, past one it may not
+ * enter), 126 if one exists but cannot be executed.  execvp() alone cannot
+ * tell: it reports EACCES if any directory of PATH was unsearchable. */
+static bool command_exists(const char *name)
+{
+    const char *path = getenv("PATH");
+    char file[PATH_MAX];
+
+    if (strchr(name, '/') != NULL)
+        return access(name, F_OK) == 0;
+    for (const char *dir = path != NULL ? path : "/usr/bin:/bin"; *dir != '\0';) {
+        size_t len = strcspn(dir, ":");
+
+        snprintf(file, sizeof file, "%.*s/%s", (int)len, len > 0 ? dir : ".", name);
+        if (access(file, F_OK) == 0)
+            return true;
+        dir += len + (dir[len] == ':');
+    }
+    return false;
+}
+
 /* In the child.  The pipe ends are close-on-exec, so exec itself drops every
  * copy this stage does not own; only the two dup2() copies survive it. */
 static noreturn void run_stage(char **argv, int in_fd, int out_fd)
 {
-    int err;
+    bool exists;
 
     if (in_fd != STDIN_FILENO && dup2(in_fd, STDIN_FILENO) == -1)
         die_errno("dup2 stdin");
     if (out_fd != STDOUT_FILENO && dup2(out_fd, STDOUT_FILENO) == -1)
         die_errno("dup2 stdout");
     execvp(argv[0], argv);
-    err = errno;                /* the message below may change errno */
+    if (errno == EACCES && !command_exists(argv[0]))
+        errno = ENOENT;         /* only an unsearchable PATH directory said EACCES */
+    exists = errno != ENOENT;
     warn_errno("%s", argv[0]);
-    _exit(err == ENOENT ? 127 : 126);       /* sh: not found / not executable */
+    close_range(STDERR_FILENO + 1, ~0U, 0);  /* what the exec would have closed */
+    _exit(exists ? 126 : 127);              /* sh: not executable / not found */
 }
 
 /* Waits for every stage; returns the last one's status in sh's terms. */

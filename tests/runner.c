@@ -364,8 +364,10 @@ static char **build_argv(const struct program *prog, const struct expect_case *c
                          const char *case_dir, unsigned copy)
 {
     static char vg_log[PATH_MAX + 64], trace[PATH_MAX + 64];
+    /* Not -q: the log is a file of its own, and it must say when a process
+     * was killed by a signal (judge.c then does not count its descriptors). */
     const char *valgrind[] = {
-        "valgrind", "-q", "--vgdb=no", "--error-exitcode=99", "--leak-check=full",
+        "valgrind", "--vgdb=no", "--error-exitcode=99", "--leak-check=full",
         "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
         "--track-fds=yes", "--trace-children=yes", "--trace-children-skip=/usr/*,/bin/*,/sbin/*",
         vg_log,
