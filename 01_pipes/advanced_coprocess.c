@@ -31,7 +31,7 @@ static const char usage[] =
 struct filter {
     const char *name;
     char *argv[4];
-    bool upcases;               /* tr and sed turn a-z into A-Z; cat copies */
+    bool upcases; /* tr and sed turn a-z into A-Z; cat copies */
 };
 
 static struct filter filters[] = {
@@ -57,7 +57,8 @@ static char *make_input(size_t size)
     if (buf == NULL)
         die_errno("malloc %zu bytes", size);
     for (size_t off = 0; off < size; n++) {
-        size_t len = (size_t)snprintf(line, sizeof line, "line %06u: pack my box with five dozen jugs\n", n);
+        size_t len =
+            (size_t)snprintf(line, sizeof line, "line %06u: pack my box with five dozen jugs\n", n);
 
         len = len < size - off ? len : size - off;
         memcpy(buf + off, line, len);
@@ -91,8 +92,8 @@ static pid_t start_filter(struct filter *f, int *to_child, int *from_child)
 }
 
 /* Check a chunk of output against what the filter should make of the input. */
-static void check_output(const struct filter *f, const char *input, size_t size,
-                         size_t at, const char *chunk, size_t n)
+static void check_output(const struct filter *f, const char *input, size_t size, size_t at,
+                         const char *chunk, size_t n)
 {
     if (at + n > size)
         die("the filter wrote more than %zu bytes", size);
@@ -105,8 +106,8 @@ static void check_output(const struct filter *f, const char *input, size_t size,
 }
 
 /* The whole lesson: never block on one pipe while the other one could move. */
-static size_t pump(const struct filter *f, int to_child, int from_child,
-                   const char *input, size_t size)
+static size_t pump(const struct filter *f, int to_child, int from_child, const char *input,
+                   size_t size)
 {
     struct pollfd pfd[2] = {{to_child, POLLOUT, 0}, {from_child, POLLIN, 0}};
     size_t sent = 0, got = 0, max_in_flight = 0;
@@ -122,7 +123,7 @@ static size_t pump(const struct filter *f, int to_child, int from_child,
             die("the filter made no progress for 2 s");
         rounds++;
         if (pfd[0].fd != -1 && pfd[0].revents == 0)
-            write_stalls++;         /* a blocking write() would be stuck right now */
+            write_stalls++; /* a blocking write() would be stuck right now */
         if (pfd[0].revents & (POLLOUT | POLLERR)) {
             ssize_t w = write(to_child, input + sent, size - sent);
 
@@ -133,10 +134,11 @@ static size_t pump(const struct filter *f, int to_child, int from_child,
                 writes++;
             }
             if (sent == size) {
-                printf("[parent] all %zu bytes sent by %u write() calls; closing the write end so %s sees EOF\n",
-                       size, writes, f->name);
+                printf(
+                    "[parent] all %zu bytes sent by %u write() calls; closing the write end so %s sees EOF\n",
+                    size, writes, f->name);
                 close(to_child);
-                pfd[0].fd = -1;     /* poll() ignores negative fds */
+                pfd[0].fd = -1; /* poll() ignores negative fds */
             }
         }
         if (pfd[1].revents & (POLLIN | POLLHUP)) {
@@ -158,8 +160,8 @@ static size_t pump(const struct filter *f, int to_child, int from_child,
         if (sent - got > max_in_flight)
             max_in_flight = sent - got;
     }
-    printf("[parent] %u poll() rounds, %u reads; the write end was full in %u of them\n",
-           rounds, reads, write_stalls);
+    printf("[parent] %u poll() rounds, %u reads; the write end was full in %u of them\n", rounds,
+           reads, write_stalls);
     printf("[parent] at most %s were in flight at once (in the two pipes and inside %s)\n",
            fmt_bytes(max_in_flight).s, f->name);
     return got;
@@ -179,7 +181,7 @@ int main(int argc, char *argv[])
     char *input;
     pid_t child;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "s:f:h", longopts, usage)) != -1) {
         if (c == 's')
             size = (size_t)cli_size(optarg, 1, 16 << 20, "--size", usage);
@@ -196,10 +198,11 @@ int main(int argc, char *argv[])
     capacity = fcntl(to_child, F_GETPIPE_SZ);
     if (capacity == -1)
         die_errno("fcntl F_GETPIPE_SZ");
-    printf("[parent] started %s as pid %d: its stdin and stdout are pipes of %s each\n",
-           f->name, (int)child, fmt_bytes((uint64_t)capacity).s);
+    printf("[parent] started %s as pid %d: its stdin and stdout are pipes of %s each\n", f->name,
+           (int)child, fmt_bytes((uint64_t)capacity).s);
     printf("[parent] sending %s; the two pipes hold %s together, so writing it all before "
-           "reading %s\n", fmt_bytes(size).s, fmt_bytes(2 * (uint64_t)capacity).s,
+           "reading %s\n",
+           fmt_bytes(size).s, fmt_bytes(2 * (uint64_t)capacity).s,
            size > 2 * (size_t)capacity ? "would deadlock" : "would still fit");
     if (set_nonblocking(to_child, true) == -1 || set_nonblocking(from_child, true) == -1)
         die_errno("fcntl O_NONBLOCK");

@@ -35,14 +35,17 @@ enum { CLIENTS = 3, REPLY_TIMEOUT_MS = 2000 };
 /* Both directions.  Fixed size, at most PIPE_BUF: one write() is one atomic
  * record, so the server reads back whole requests however many clients write. */
 struct message {
-    int32_t pid;                /* names the reply FIFO: DIR/reply.<pid> */
+    int32_t pid; /* names the reply FIFO: DIR/reply.<pid> */
     int32_t seq;
     char text[120];
 };
 _Static_assert(sizeof(struct message) <= PIPE_BUF, "a message must be one atomic write");
 
 static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig) { stop_signal = sig; }
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
 
 /* Creates FIFO `path` (exit() removes it), opens it for reading without waiting, then for
  * writing: that dummy end, never written, keeps the writer count above zero, or read() gives
@@ -61,7 +64,7 @@ static int create_fifo_with_dummy_writer(const char *path, int *dummy)
     stop_signals_release(&saved);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
-    if ((*dummy = open(path, O_WRONLY)) == -1)   /* a reader exists: no wait */
+    if ((*dummy = open(path, O_WRONLY)) == -1) /* a reader exists: no wait */
         die_errno("open %s for writing", path);
     return fd;
 }
@@ -72,7 +75,7 @@ static void answer(const char *dir, struct message *msg, int served)
     char path[PATH_MAX];
     int fd;
 
-    msg->text[sizeof msg->text - 1] = '\0';     /* never trust a peer's string */
+    msg->text[sizeof msg->text - 1] = '\0'; /* never trust a peer's string */
     for (size_t i = 0; msg->text[i] != '\0'; i++)
         rep.text[i] = (char)toupper((unsigned char)msg->text[i]);
     snprintf(path, sizeof path, "%s/reply.%d", dir, (int)msg->pid);
@@ -83,8 +86,8 @@ static void answer(const char *dir, struct message *msg, int served)
                strerror(errno));
         return;
     }
-    printf("[server] request %d: pid %d asked \"%s\", replying on reply.%d\n",
-           served, (int)msg->pid, msg->text, (int)msg->pid);
+    printf("[server] request %d: pid %d asked \"%s\", replying on reply.%d\n", served,
+           (int)msg->pid, msg->text, (int)msg->pid);
     /* At most PIPE_BUF and non-blocking: all or nothing, EAGAIN if full. */
     if (write(fd, &rep, sizeof rep) != (ssize_t)sizeof rep)
         printf("[server] reply to pid %d lost: %s\n", (int)msg->pid, strerror(errno));
@@ -94,7 +97,7 @@ static void answer(const char *dir, struct message *msg, int served)
 /* Demo only, else -1: ready_fd gets a byte once listening; life_fd, see run_demo(). */
 static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
 {
-    struct sigaction sa = {.sa_handler = on_stop};      /* no SA_RESTART */
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
     char path[PATH_MAX];
     int fd, dummy, served = 0;
     sigset_t waiting;
@@ -104,7 +107,7 @@ static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
     sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);   /* a client vanishing mid-reply is EPIPE, not our death */
+    signal(SIGPIPE, SIG_IGN); /* a client vanishing mid-reply is EPIPE, not our death */
     /* The stop signals stay blocked except inside ppoll(): one that arrives
      * between the flag test and the wait is not lost, ppoll() returns EINTR. */
     sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting);
@@ -124,16 +127,17 @@ static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
 
         if (ppoll(pfd, 2, NULL, &waiting) == -1 && errno != EINTR)
             die_errno("ppoll");
-        if (pfd[1].revents & POLLHUP)       /* reported even with events = 0 */
-            die("the demo's parent is gone (lifeline hung up)");    /* exit(): cleanup */
-        n = read(fd, &msg, sizeof msg);         /* one whole request, or EAGAIN */
+        if (pfd[1].revents & POLLHUP)                            /* reported even with events = 0 */
+            die("the demo's parent is gone (lifeline hung up)"); /* exit(): cleanup */
+        n = read(fd, &msg, sizeof msg);                          /* one whole request, or EAGAIN */
         if (n == (ssize_t)sizeof msg && msg.pid > 0)
             answer(dir, &msg, ++served);
         else if (n != -1 || errno != EAGAIN)
             printf("[server] ignored a malformed request (read returned %zd)\n", n);
     }
     printf("[server] %s received after %d requests: leaving through exit(), "
-           "which removes server.fifo\n", stop_signal == SIGINT ? "SIGINT" : "SIGTERM", served);
+           "which removes server.fifo\n",
+           stop_signal == SIGINT ? "SIGINT" : "SIGTERM", served);
     close(fd);
     close(dummy);
     if (life_fd >= 0)
@@ -148,7 +152,7 @@ static noreturn void run_client(const char *dir, int id, long requests)
     int rfd, dummy, sfd;
 
     snprintf(path, sizeof path, "%s/server.fifo", dir);
-    if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1)     /* no server: ENXIO, no wait */
+    if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1) /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
     /* Then clear O_NONBLOCK: if the FIFO is full, a request waits. */
     if (set_nonblocking(sfd, false) == -1)
@@ -165,11 +169,11 @@ static noreturn void run_client(const char *dir, int id, long requests)
         snprintf(msg.text, sizeof msg.text, "hello from client %d, request %d", id, seq);
         if (write(sfd, &msg, sizeof msg) != (ssize_t)sizeof msg)
             die_errno("write request");
-        if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1 ||       /* a dead server must not hang us */
+        if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1 || /* a dead server must not hang us */
             read_full(rfd, &rep, sizeof rep) != (ssize_t)sizeof rep || rep.seq != seq)
             die("client %d: no reply to request %d within %d ms", id, seq, REPLY_TIMEOUT_MS);
-        printf("[client %d] request %d answered: \"%.*s\"\n", id, seq,
-               (int)sizeof rep.text, rep.text);   /* bounded: the peer may not end it */
+        printf("[client %d] request %d answered: \"%.*s\"\n", id, seq, (int)sizeof rep.text,
+               rep.text); /* bounded: the peer may not end it */
     }
     printf("[client %d] done; closing its ends, exit() removes reply.%d\n", id, (int)pid);
     close(sfd);
@@ -221,7 +225,7 @@ static int run_demo(void)
     kill(server, SIGTERM);
     failed |= reap_child(server, "parent") != 0;
     close(life[1]);
-    if (access(dir, F_OK) == 0)     /* rmdir() only removes an empty directory */
+    if (access(dir, F_OK) == 0) /* rmdir() only removes an empty directory */
         die("%s is still there: a FIFO was left behind", dir);
     printf("[parent] %s is gone: the server, last out, could rmdir() it\n", dir);
     return failed ? 1 : 0;
@@ -239,7 +243,7 @@ int main(int argc, char *argv[])
     long requests = 3;
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "s:c:h", longopts, usage)) != -1)
         if (c == 's')
             server_dir = optarg;

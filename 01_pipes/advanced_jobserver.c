@@ -28,28 +28,35 @@
 #include <unistd.h>
 
 #define MAX_TASKS 32
-#define MAX_SLOTS 16    /* the largest -j, so the most children one make has at once */
-#define SUB_JOBS 3      /* how many jobs the recursive sub-make runs */
-#define SUB_TASK 4      /* which top-level job is `$(MAKE) -C sub` */
+#define MAX_SLOTS 16 /* the largest -j, so the most children one make has at once */
+#define SUB_JOBS 3   /* how many jobs the recursive sub-make runs */
+#define SUB_TASK 4   /* which top-level job is `$(MAKE) -C sub` */
 
 static const char usage[] = "[--jobs J] [--tasks N]    (J 1-16, default 3; N 1-32, default 8)";
 
-struct meter { atomic_int running, max; };     /* in a memfd: every process maps the same page */
+/* In a memfd: every process maps the same page. */
+struct meter {
+    atomic_int running, max;
+};
 
 struct make {
-    const char *role;           /* "make" or "sub-make" */
-    long jobs;                  /* -jJ, only passed on in MAKEFLAGS */
-    int rfd, wfd;               /* the jobserver pipe */
-    pid_t pid[MAX_SLOTS];       /* running children, 0 = free entry */
-    bool token[MAX_SLOTS];      /* true: that child runs on a token from the pipe */
-    bool implicit_busy;         /* our own free token is in use */
-    sigset_t wait_mask;         /* the signal mask during ppoll(): SIGCHLD let through */
+    const char *role;      /* "make" or "sub-make" */
+    long jobs;             /* -jJ, only passed on in MAKEFLAGS */
+    int rfd, wfd;          /* the jobserver pipe */
+    pid_t pid[MAX_SLOTS];  /* running children, 0 = free entry */
+    bool token[MAX_SLOTS]; /* true: that child runs on a token from the pipe */
+    bool implicit_busy;    /* our own free token is in use */
+    sigset_t wait_mask;    /* the signal mask during ppoll(): SIGCHLD let through */
 };
 
 static struct meter *meter;
 static int meter_fd = -1;
 
-static void on_sigchld(int sig) { (void)sig; }  /* only there to interrupt ppoll() */
+/* Only there to interrupt ppoll(). */
+static void on_sigchld(int sig)
+{
+    (void)sig;
+}
 
 /* A leaf job: the real work (here a sleep) and the concurrency measurement around it. */
 static noreturn void run_job(const char *name, unsigned ms)
@@ -83,7 +90,7 @@ static int reap_finished(struct make *m, int options)
                 die_errno("write token");
             m->pid[i] = 0;
         }
-        if (status != 0)        /* anything but "exit status 0" */
+        if (status != 0) /* anything but "exit status 0" */
             die("%s: a job failed (%s)", m->role, fmt_wait_status(status).s);
         reaped++;
         options = WNOHANG;
@@ -130,12 +137,12 @@ static noreturn void exec_sub_make(const struct make *m, const char *job)
     snprintf(fd, sizeof fd, "%d", meter_fd);
     if (setenv("MAKEFLAGS", flags, 1) == -1)
         die_errno("setenv MAKEFLAGS");
-    execlp(program_invocation_name, program_invocation_name, "--sub-make", job, "--meter-fd",
-           fd, (char *)NULL);
+    execlp(program_invocation_name, program_invocation_name, "--sub-make", job, "--meter-fd", fd,
+           (char *)NULL);
     die_errno("exec %s", program_invocation_name);
 }
 
-static unsigned job_ms(const char *job)     /* 30-60 ms, fixed per name: end out of order */
+static unsigned job_ms(const char *job) /* 30-60 ms, fixed per name: end out of order */
 {
     unsigned h = 5381;
     for (const char *p = job; *p != '\0'; p++)
@@ -179,19 +186,17 @@ static void run_make(struct make *m, const char *prefix, int tasks)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'},
-        {"tasks", required_argument, NULL, 'n'},
-        {"sub-make", required_argument, NULL, 'S'},     /* internal: job 4's recipe */
-        {"meter-fd", required_argument, NULL, 'M'},     /* internal: where the counter is */
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"jobs", required_argument, NULL, 'j'},     {"tasks", required_argument, NULL, 'n'},
+        {"sub-make", required_argument, NULL, 'S'}, /* internal: job 4's recipe */
+        {"meter-fd", required_argument, NULL, 'M'}, /* internal: where the counter is */
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *sub_job = NULL, *flags;
     long jobs = 3, tasks = 8;
     int fds[2], c, back = 0;
     sigset_t chld, wait_mask;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "j:n:h", longopts, usage)) != -1)
         switch (c) {
         case 'j': jobs = cli_long(optarg, 1, MAX_SLOTS, "--jobs", usage); break;
@@ -202,8 +207,8 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
 
     /* The counter is in a memfd, not MAP_ANONYMOUS: a mapping does not survive exec, an fd does. */
-    if (sub_job == NULL && ((meter_fd = memfd_create("meter", 0)) == -1 ||
-                            ftruncate(meter_fd, sizeof *meter) == -1))
+    if (sub_job == NULL &&
+        ((meter_fd = memfd_create("meter", 0)) == -1 || ftruncate(meter_fd, sizeof *meter) == -1))
         die_errno("memfd_create");
     meter = mmap(NULL, sizeof *meter, PROT_READ | PROT_WRITE, MAP_SHARED, meter_fd, 0);
     if (meter == MAP_FAILED)
@@ -212,7 +217,7 @@ int main(int argc, char *argv[])
     sigaddset(&chld, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &chld, &wait_mask) == -1 || signal(SIGCHLD, on_sigchld) == SIG_ERR)
         die_errno("SIGCHLD setup");
-    sigdelset(&wait_mask, SIGCHLD);     /* the mask for ppoll() */
+    sigdelset(&wait_mask, SIGCHLD); /* the mask for ppoll() */
 
     if (sub_job != NULL) {
         /* MAKEFLAGS holds mere numbers.  They name the pipe only because it was made without
@@ -224,8 +229,8 @@ int main(int argc, char *argv[])
         if (fcntl(fds[0], F_GETFD) == -1 || fcntl(fds[1], F_GETFD) == -1)
             die_errno("sub-make: jobserver fds %d,%d", fds[0], fds[1]);
         printf("[sub-make] pid %d, a new program: MAKEFLAGS='%s', fds %d,%d open: joined the "
-               "jobserver; make's slot for job %s is my implicit token\n", (int)getpid(), flags,
-               fds[0], fds[1], sub_job);
+               "jobserver; make's slot for job %s is my implicit token\n",
+               (int)getpid(), flags, fds[0], fds[1], sub_job);
     } else {
         /* Non-blocking reads let a make that lost the race for a byte go back to ppoll().  No
          * O_CLOEXEC: the sub-make inherits both fds through exec. */
@@ -235,12 +240,16 @@ int main(int argc, char *argv[])
             if (write_full(fds[1], "+", 1) == -1)
                 die_errno("preload token");
         printf("[make] -j%ld: jobserver pipe (read fd %d, write fd %d) preloaded with %ld tokens, "
-               "plus 1 implicit token\n", jobs, fds[0], fds[1], jobs - 1);
+               "plus 1 implicit token\n",
+               jobs, fds[0], fds[1], jobs - 1);
     }
-    struct make m = {.role = sub_job ? "sub-make" : "make", .jobs = jobs, .rfd = fds[0],
-                     .wfd = fds[1], .wait_mask = wait_mask};
+    struct make m = {.role = sub_job ? "sub-make" : "make",
+                     .jobs = jobs,
+                     .rfd = fds[0],
+                     .wfd = fds[1],
+                     .wait_mask = wait_mask};
     run_make(&m, sub_job ? sub_job : "", sub_job ? SUB_JOBS : (int)tasks);
-    close(meter_fd);            /* the mapping stays */
+    close(meter_fd); /* the mapping stays */
     if (sub_job != NULL) {
         close(m.rfd);
         close(m.wfd);
@@ -249,7 +258,7 @@ int main(int argc, char *argv[])
 
     int max = atomic_load(&meter->max);
     printf("[make] maximum concurrency observed: %d (limit -j%ld)\n", max, jobs);
-    for (char tok; read(m.rfd, &tok, 1) == 1;)      /* drain: count what came back */
+    for (char tok; read(m.rfd, &tok, 1) == 1;) /* drain: count what came back */
         back++;
     printf("[make] tokens back in the pipe: %d of %ld%s\n", back, jobs - 1,
            back == jobs - 1 ? ": the jobserver is whole" : ": TOKENS LOST");

@@ -33,33 +33,33 @@ static const char *const set_said[] = {
     [SET_SIGNALLED] = "owner may be asleep: SIGUSR1 sent",
 };
 
-struct latch {                      /* lives in a MAP_SHARED page */
+struct latch { /* lives in a MAP_SHARED page */
     atomic_int is_set;
-    atomic_int maybe_sleeping;      /* the owner is in (or about to enter) latch_wait() */
-    atomic_int owner_pid;           /* 0 until the owner has its self-pipe and handler */
-    atomic_int requests, shutdown;  /* the "condition" the owner works on */
-    atomic_int busy, reloaded;      /* only so the demo can pace itself */
+    atomic_int maybe_sleeping;     /* the owner is in (or about to enter) latch_wait() */
+    atomic_int owner_pid;          /* 0 until the owner has its self-pipe and handler */
+    atomic_int requests, shutdown; /* the "condition" the owner works on */
+    atomic_int busy, reloaded;     /* only so the demo can pace itself */
 };
 
 static struct latch *latch;
 static int selfpipe[2] = {-1, -1};
-static int parent_alive_fd = -1;    /* read end of a pipe whose write end only the client holds */
+static int parent_alive_fd = -1; /* read end of a pipe whose write end only the client holds */
 static volatile sig_atomic_t usr1_count, reload_pending, reload_set_result;
 
 /* Async-signal-safe: atomics on a lock-free int, getpid(), write() and kill() only. */
 static enum set_result latch_set(struct latch *l)
 {
     if (atomic_load(&l->is_set))
-        return SET_ALREADY;         /* the owner will see it anyway: no syscall at all */
+        return SET_ALREADY; /* the owner will see it anyway: no syscall at all */
     atomic_store(&l->is_set, 1);
     if (!atomic_load(&l->maybe_sleeping))
-        return SET_FLAG_ONLY;       /* it checks is_set before it sleeps */
+        return SET_FLAG_ONLY; /* it checks is_set before it sleeps */
     pid_t owner = atomic_load(&l->owner_pid);
     if (owner == 0)
         return SET_FLAG_ONLY;
-    if (owner == getpid()) {        /* from our own signal handler: poke the pipe directly */
+    if (owner == getpid()) { /* from our own signal handler: poke the pipe directly */
         int saved = errno;
-        (void)!write(selfpipe[1], "", 1);   /* EAGAIN: the pipe is full, a wakeup is pending */
+        (void)!write(selfpipe[1], "", 1); /* EAGAIN: the pipe is full, a wakeup is pending */
         errno = saved;
         return SET_SELF_PIPE;
     }
@@ -69,7 +69,7 @@ static enum set_result latch_set(struct latch *l)
 
 static void latch_reset(struct latch *l)
 {
-    atomic_store(&l->is_set, 0);    /* seq_cst: ordered before the caller's next check */
+    atomic_store(&l->is_set, 0); /* seq_cst: ordered before the caller's next check */
 }
 
 static void on_sigusr1(int sig)
@@ -82,7 +82,7 @@ static void on_sigusr1(int sig)
     errno = saved;
 }
 
-static void on_sigusr2(int sig)     /* plays PostgreSQL's SIGHUP "reload the config" handler */
+static void on_sigusr2(int sig) /* plays PostgreSQL's SIGHUP "reload the config" handler */
 {
     (void)sig;
     reload_pending = 1;
@@ -123,7 +123,7 @@ static bool latch_wait(struct latch *l, int timeout_ms)
          * postmaster's death: else an orphaned backend would go on waking up forever. */
         if (p[1].revents != 0)
             die("backend: the client is gone: exiting, as backends do on postmaster death");
-        drain_self_pipe();          /* bytes only mean "look again"; is_set is the truth */
+        drain_self_pipe(); /* bytes only mean "look again"; is_set is the truth */
     }
     atomic_store(&l->maybe_sleeping, 0);
     return set;
@@ -149,8 +149,8 @@ static noreturn void run_backend(void)
 {
     latch_own(latch);
     printf("[backend] pid %d owns the latch: self-pipe fds %d/%d, SIGUSR1 handler writes to it; "
-           "EOF on fd %d means the client died\n", (int)getpid(), selfpipe[0], selfpipe[1],
-           parent_alive_fd);
+           "EOF on fd %d means the client died\n",
+           (int)getpid(), selfpipe[0], selfpipe[1], parent_alive_fd);
     printf("[backend] loop: latch_reset, check for work, latch_wait (in that order)\n");
     for (;;) {
         /* Reset BEFORE looking at the work: a set that lands after the check then stays
@@ -160,7 +160,7 @@ static noreturn void run_backend(void)
         if (n > 0) {
             atomic_store(&latch->busy, 1);
             printf("[backend] handling %d request%s\n", n, n > 1 ? "s: two sets, one wakeup" : "");
-            sleep_ms(60);           /* the work; sets that arrive now only raise the flag */
+            sleep_ms(60); /* the work; sets that arrive now only raise the flag */
             atomic_store(&latch->busy, 0);
         }
         if (reload_pending) {
@@ -206,7 +206,7 @@ int main(int argc, char *argv[])
     int status, signals = 0, alive[2];
     pid_t backend;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     latch = mmap(NULL, sizeof *latch, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -216,7 +216,7 @@ int main(int argc, char *argv[])
         die_errno("pipe");
     backend = fork_or_die();
     if (backend == 0) {
-        close(alive[1]);            /* else its own copy would keep the pipe open */
+        close(alive[1]); /* else its own copy would keep the pipe open */
         parent_alive_fd = alive[0];
         run_backend();
     }
@@ -231,7 +231,7 @@ int main(int argc, char *argv[])
     atomic_fetch_add(&latch->requests, 1);
     client_set("request 3 queued", &signals);
     wait_for(&latch->maybe_sleeping, 1);
-    sleep_ms(200);              /* long enough for one 150 ms timeout */
+    sleep_ms(200); /* long enough for one 150 ms timeout */
     printf("[client] kill(backend, SIGUSR2): its handler sets its own latch\n");
     if (kill(backend, SIGUSR2) == -1)
         die_errno("kill");

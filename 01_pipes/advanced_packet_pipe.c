@@ -22,11 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] = "[--read-size N]    (buffer for reading the 100-byte packet, 1 to 4096, default 10)";
+static const char usage[] =
+    "[--read-size N]    (buffer for reading the 100-byte packet, 1 to 4096, default 10)";
 
 static const char *const messages[] = {"alpha", "bravo-bravo", "charlie-charlie-charlie"};
 #define N_MESSAGES 3
-#define BIG_WRITE 6000                  /* more than a 4 KiB page: two packets there */
+#define BIG_WRITE 6000 /* more than a 4 KiB page: two packets there */
 
 static void send_one(int fd, const char *what, const void *data, size_t len)
 {
@@ -80,7 +81,8 @@ static void read_normal(int fd)
 
     while ((n = read_once(fd, buf, sizeof buf)) > 0)
         show("normal", buf, n, sizeof buf);
-    printf("[normal] EOF: %d writes came back as one byte stream, the boundaries are gone\n", N_MESSAGES);
+    printf("[normal] EOF: %d writes came back as one byte stream, the boundaries are gone\n",
+           N_MESSAGES);
 }
 
 static void read_packets(int fd, size_t read_size)
@@ -100,8 +102,10 @@ static void read_packets(int fd, size_t read_size)
     n = read_once(fd, buf, read_size);
     show("packet", buf, n, read_size);
     if ((size_t)n < 100)
-        printf("[packet] the 100-byte packet did not fit: the other %zd bytes are discarded, not kept for"
-               " the next read\n", 100 - n);
+        printf(
+            "[packet] the 100-byte packet did not fit: the other %zd bytes are discarded, not kept for"
+            " the next read\n",
+            100 - n);
     else
         printf("[packet] the 100-byte packet fit in the buffer: nothing was lost\n");
     n = read_once(fd, buf, sizeof buf);
@@ -114,8 +118,8 @@ static void read_packets(int fd, size_t read_size)
             die("[packet] EOF inside the %d-byte write", BIG_WRITE);
         printf("%s%zd", total > 0 ? " + " : "", n);
     }
-    printf(" bytes: a packet holds at most one page (%zu bytes here; PIPE_BUF is %d)\n",
-           page_size, PIPE_BUF);
+    printf(" bytes: a packet holds at most one page (%zu bytes here; PIPE_BUF is %d)\n", page_size,
+           PIPE_BUF);
     if (read_once(fd, buf, sizeof buf) == 0)
         printf("[packet] EOF\n");
     free(page);
@@ -141,7 +145,8 @@ static void count_slots(void)
     close(fds[0]);
     close(fds[1]);
     printf("[packet] 1-byte writes until EAGAIN: %d fit in a packet pipe (one slot each),"
-           " %d in a normal pipe (merged into pages)\n", packets, bytes);
+           " %d in a normal pipe (merged into pages)\n",
+           packets, bytes);
 }
 
 int main(int argc, char *argv[])
@@ -155,7 +160,7 @@ int main(int argc, char *argv[])
     int normal[2], packet[2], c;
     pid_t child;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "r:h", longopts, usage)) != -1)
         if (c == 'r')
             read_size = cli_long(optarg, 1, PIPE_BUF, "--read-size", usage);
@@ -165,7 +170,8 @@ int main(int argc, char *argv[])
         die_errno("pipe");
     if (pipe2(packet, O_DIRECT) == -1)
         die_errno("pipe2 O_DIRECT (packet mode needs Linux 3.4)");
-    printf("[parent] a normal pipe and a pipe2(O_DIRECT) packet pipe; the writer fills both first\n");
+    printf(
+        "[parent] a normal pipe and a pipe2(O_DIRECT) packet pipe; the writer fills both first\n");
 
     child = fork_or_die();
     if (child == 0) {

@@ -23,9 +23,10 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-static const char usage[] = "[--help]    (no other options: measures the pipe ring, prints the kernel's limits)";
+static const char usage[] =
+    "[--help]    (no other options: measures the pipe ring, prints the kernel's limits)";
 
-static char chunk[2 * PIPE_BUF];        /* the largest single write below */
+static char chunk[2 * PIPE_BUF]; /* the largest single write below */
 static long page;
 
 static long read_sysctl(const char *name)
@@ -33,7 +34,7 @@ static long read_sysctl(const char *name)
     long value;
 
     if (sysctl_long(name, &value) == -1)
-        return -1;              /* older kernel or no /proc: say so, not fatal */
+        return -1; /* older kernel or no /proc: say so, not fatal */
     return value;
 }
 
@@ -92,24 +93,30 @@ static void show_limits(void)
     long hard = read_sysctl("fs/pipe-user-pages-hard");
 
     new_pipe(fds);
-    printf("[kernel] page size %ld bytes: each pipe_buffer slot of the ring points at one page\n", page);
+    printf("[kernel] page size %ld bytes: each pipe_buffer slot of the ring points at one page\n",
+           page);
     /* pipe_write() holds pipe->mutex and, for at most PIPE_BUF bytes, waits
      * until the whole write fits before copying it.  Fitting one slot is why
      * it never has to sleep (and let another writer in) halfway through. */
-    printf("[kernel] PIPE_BUF %d bytes (fpathconf on a pipe: %ld): a write this small is atomic: the"
-           " kernel waits for room for all of it, then copies it under the pipe's lock\n",
-           PIPE_BUF, fpathconf(fds[1], _PC_PIPE_BUF));
+    printf(
+        "[kernel] PIPE_BUF %d bytes (fpathconf on a pipe: %ld): a write this small is atomic: the"
+        " kernel waits for room for all of it, then copies it under the pipe's lock\n",
+        PIPE_BUF, fpathconf(fds[1], _PC_PIPE_BUF));
     close_pipe(fds);
     printf("[kernel] /proc/sys/fs/pipe-max-size = %ld (%s): the largest ring F_SETPIPE_SZ grants"
-           " without CAP_SYS_RESOURCE; also caps the 16-slot default\n", max_size,
-           fmt_bytes(max_size > 0 ? (uint64_t)max_size : 0).s);
+           " without CAP_SYS_RESOURCE; also caps the 16-slot default\n",
+           max_size, fmt_bytes(max_size > 0 ? (uint64_t)max_size : 0).s);
     /* Both count the slots of all of one user's pipes (account_pipe_buffers)
      * and bind only users without CAP_SYS_RESOURCE or CAP_SYS_ADMIN. */
-    printf("[kernel] /proc/sys/fs/pipe-user-pages-soft = %ld pages (%s) per user: over it, new pipes get"
-           " 2 slots and growing one fails with EPERM%s\n", soft,
-           fmt_bytes(soft > 0 ? (uint64_t)(soft * page) : 0).s, soft == 0 ? " (0: no soft limit)" : "");
-    printf("[kernel] /proc/sys/fs/pipe-user-pages-hard = %ld pages per user: over it, pipe() fails with"
-           " ENFILE%s\n", hard, hard == 0 ? " (0: no hard limit)" : "");
+    printf(
+        "[kernel] /proc/sys/fs/pipe-user-pages-soft = %ld pages (%s) per user: over it, new pipes get"
+        " 2 slots and growing one fails with EPERM%s\n",
+        soft, fmt_bytes(soft > 0 ? (uint64_t)(soft * page) : 0).s,
+        soft == 0 ? " (0: no soft limit)" : "");
+    printf(
+        "[kernel] /proc/sys/fs/pipe-user-pages-hard = %ld pages per user: over it, pipe() fails with"
+        " ENFILE%s\n",
+        hard, hard == 0 ? " (0: no hard limit)" : "");
 }
 
 static void show_default_ring(void)
@@ -120,33 +127,43 @@ static void show_default_ring(void)
 
     new_pipe(fds);
     size = capacity(fds[1]);
-    printf("[ring] new pipe: F_GETPIPE_SZ = %ld bytes = %ld slots x %ld-byte pages\n", size, size / page, page);
+    printf("[ring] new pipe: F_GETPIPE_SZ = %ld bytes = %ld slots x %ld-byte pages\n", size,
+           size / page, page);
     got = fill(fds[1], (size_t)page, &writes);
-    printf("[ring] %ld-byte writes until EAGAIN: %ld bytes in %ld writes, one full slot each\n", page, got, writes);
-    printf("[ring] measured capacity %s slots x page size\n", got == size ? "equals" : "DIFFERS FROM");
+    printf("[ring] %ld-byte writes until EAGAIN: %ld bytes in %ld writes, one full slot each\n",
+           page, got, writes);
+    printf("[ring] measured capacity %s slots x page size\n",
+           got == size ? "equals" : "DIFFERS FROM");
     if (write(fds[1], "x", 1) == -1 && errno == EAGAIN)
-        printf("[ring] a 1-byte write now fails with EAGAIN: every slot is taken and the last page is full\n");
+        printf(
+            "[ring] a 1-byte write now fails with EAGAIN: every slot is taken and the last page is full\n");
     if (read(fds[0], sink, 100) != 100)
         die_errno("read from pipe");
     if (write(fds[1], "x", 1) == -1 && errno == EAGAIN)
         printf("[ring] after reading 100 bytes (FIONREAD %d) a 1-byte write still gets EAGAIN: "
-               "a slot is freed only when its page is drained\n", bytes_held(fds[0]));
+               "a slot is freed only when its page is drained\n",
+               bytes_held(fds[0]));
     if (read(fds[0], sink, (size_t)page - 100) != page - 100)
         die_errno("read from pipe");
     /* One slot free: a write bigger than PIPE_BUF takes what fits. */
-    printf("[ring] first page drained, one slot free: a write of %zu bytes returns %zd (partial: above"
-           " PIPE_BUF nothing is atomic)\n", sizeof chunk, write(fds[1], chunk, sizeof chunk));
+    printf(
+        "[ring] first page drained, one slot free: a write of %zu bytes returns %zd (partial: above"
+        " PIPE_BUF nothing is atomic)\n",
+        sizeof chunk, write(fds[1], chunk, sizeof chunk));
     close_pipe(fds);
 
     new_pipe(fds);
     got = fill(fds[1], 1, &writes);
-    printf("[ring] 1-byte writes until EAGAIN: %ld bytes: small writes merge into the last page\n", got);
+    printf("[ring] 1-byte writes until EAGAIN: %ld bytes: small writes merge into the last page\n",
+           got);
     close_pipe(fds);
 
     new_pipe(fds);
     got = fill(fds[1], 3000, &writes);
-    printf("[ring] 3000-byte writes until EAGAIN: %ld bytes in %ld writes: a write <= PIPE_BUF never"
-           " straddles two slots, so each page wastes %ld bytes\n", got, writes, page - 3000);
+    printf(
+        "[ring] 3000-byte writes until EAGAIN: %ld bytes in %ld writes: a write <= PIPE_BUF never"
+        " straddles two slots, so each page wastes %ld bytes\n",
+        got, writes, page - 3000);
     close_pipe(fds);
 }
 
@@ -155,10 +172,11 @@ static void try_resize(int fd, long request, const char *why)
     int got = fcntl(fd, F_SETPIPE_SZ, (int)request);
 
     if (got == -1)
-        printf("[resize] F_SETPIPE_SZ(%ld) failed with %s: %s\n", request, strerrorname_np(errno), why);
+        printf("[resize] F_SETPIPE_SZ(%ld) failed with %s: %s\n", request, strerrorname_np(errno),
+               why);
     else
-        printf("[resize] F_SETPIPE_SZ(%ld) -> %d bytes = %ld slot%s: %s\n", request, got, got / page,
-               got == page ? "" : "s", why);
+        printf("[resize] F_SETPIPE_SZ(%ld) -> %d bytes = %ld slot%s: %s\n", request, got,
+               got / page, got == page ? "" : "s", why);
 }
 
 /* pipe_set_size() lets only CAP_SYS_RESOURCE past pipe-max-size; the
@@ -171,12 +189,14 @@ static void show_max_size_rule(int request)
     got = fcntl(fds[1], F_SETPIPE_SZ, request);
     if (got == -1 && errno == EPERM)
         printf("[resize] F_SETPIPE_SZ(%d), above pipe-max-size, failed with EPERM:"
-               " this process lacks CAP_SYS_RESOURCE\n", request);
+               " this process lacks CAP_SYS_RESOURCE\n",
+               request);
     else if (got == -1)
         die_errno("fcntl F_SETPIPE_SZ(%d)", request);
     else
         printf("[resize] F_SETPIPE_SZ(%d), above pipe-max-size, granted %d bytes:"
-               " this process has CAP_SYS_RESOURCE\n", request, got);
+               " this process has CAP_SYS_RESOURCE\n",
+               request, got);
     close_pipe(fds);
 }
 
@@ -190,7 +210,8 @@ static void show_resizing(void)
     new_pipe(fds);
     try_resize(fds[1], big, "grown (request bounded by pipe-max-size)");
     got = fill(fds[1], (size_t)page, &writes);
-    printf("[resize] filled: %ld bytes before EAGAIN = %ld slots x %ld bytes\n", got, got / page, page);
+    printf("[resize] filled: %ld bytes before EAGAIN = %ld slots x %ld bytes\n", got, got / page,
+           page);
     close_pipe(fds);
 
     new_pipe(fds);
@@ -212,14 +233,15 @@ static void show_resizing(void)
      * (4 GiB would become 0, which the kernel rounds up to a page and grants). */
     if (max_size > INT_MAX / 2)
         printf("[resize] pipe-max-size is %ld: twice that does not fit F_SETPIPE_SZ's int argument,"
-               " so the EPERM check is skipped\n", max_size);
+               " so the EPERM check is skipped\n",
+               max_size);
     else if (max_size > 0)
         show_max_size_rule((int)(2 * max_size));
 }
 
 int main(int argc, char *argv[])
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     page = sysconf(_SC_PAGESIZE);

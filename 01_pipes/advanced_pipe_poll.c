@@ -28,9 +28,9 @@ static const char usage[] =
     "[--children N] [--messages M]    (N from 1 to 16, default 4; M from 1 to 20, default 3)";
 
 struct producer {
-    int id;                     /* 1..N, for the narration */
+    int id; /* 1..N, for the narration */
     pid_t pid;
-    unsigned messages;          /* how many the reader has received */
+    unsigned messages; /* how many the reader has received */
 };
 
 /* Child `id` sleeps (id - 1) * 25 ms between messages: child 1 writes in a burst. */
@@ -93,7 +93,7 @@ static const char *event_names(short revents)
 /* Read what one pipe offers.  Returns false once it reached EOF. */
 static bool drain_one(struct pollfd *p, struct producer *src)
 {
-    char buf[4096];             /* larger than all of one child's messages together */
+    char buf[4096]; /* larger than all of one child's messages together */
     ssize_t n;
 
     printf("[reader] child %d (fd %d): %s\n", src->id, p->fd, event_names(p->revents));
@@ -102,8 +102,8 @@ static bool drain_one(struct pollfd *p, struct producer *src)
         die_errno("read from child %d", src->id);
     if (n == 0) {
         printf("[reader] child %d (fd %d): read() returned 0, EOF after %u messages: its write end "
-               "is closed; closing our read end and removing it from the poll set\n", src->id,
-               p->fd, src->messages);
+               "is closed; closing our read end and removing it from the poll set\n",
+               src->id, p->fd, src->messages);
         close(p->fd);
         return false;
     }
@@ -112,7 +112,8 @@ static bool drain_one(struct pollfd *p, struct producer *src)
         end = memchr(line, '\n', (size_t)(buf + n - line));
         if (end == NULL)
             end = buf + n;
-        printf("[reader] child %d (fd %d): got \"%.*s\"\n", src->id, p->fd, (int)(end - line), line);
+        printf("[reader] child %d (fd %d): got \"%.*s\"\n", src->id, p->fd, (int)(end - line),
+               line);
         src->messages++;
     }
     return true;
@@ -160,7 +161,7 @@ int main(int argc, char *argv[])
     siginfo_t info;
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "c:m:h", longopts, usage)) != -1) {
         if (c == 'c')
             children = cli_long(optarg, 1, MAX_CHILDREN, "--children", usage);
@@ -177,14 +178,15 @@ int main(int argc, char *argv[])
             printf("[reader] child %d: pid %d, read end fd %d, writes all its messages at once\n",
                    i + 1, (int)all[i].pid, set[i].fd);
         else
-            printf("[reader] child %d: pid %d, read end fd %d, one message every %u ms\n",
-                   i + 1, (int)all[i].pid, set[i].fd, pace_ms(i + 1));
+            printf("[reader] child %d: pid %d, read end fd %d, one message every %u ms\n", i + 1,
+                   (int)all[i].pid, set[i].fd, pace_ms(i + 1));
     }
     /* WNOWAIT waits for child 1 to exit without reaping it, so its pipe
      * holds data *and* has no writer when the first poll() looks. */
     if (waitid(P_PID, (id_t)all[0].pid, &info, WEXITED | WNOWAIT) == -1)
         die_errno("waitid");
-    printf("[reader] child 1 has already exited (not reaped yet); now polling %ld pipes\n", children);
+    printf("[reader] child 1 has already exited (not reaped yet); now polling %ld pipes\n",
+           children);
 
     polls = event_loop(set, src, (int)children);
     for (int i = 0; i < children; i++) {
@@ -193,6 +195,7 @@ int main(int argc, char *argv[])
     }
     if (total != (unsigned)(children * messages))
         die("received %u messages, expected %ld", total, children * messages);
-    printf("[reader] all %ld producers done: %u messages in %u poll() calls\n", children, total, polls);
+    printf("[reader] all %ld producers done: %u messages in %u poll() calls\n", children, total,
+           polls);
     return 0;
 }

@@ -26,33 +26,37 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] = "[--signals N] [--mode self-pipe|signalfd|both]    (N from 1 to 10, default 3)";
+static const char usage[] =
+    "[--signals N] [--mode self-pipe|signalfd|both]    (N from 1 to 10, default 3)";
 
 static const int watched[] = {SIGUSR1, SIGCHLD, SIGALRM};
 
 struct tally {
-    long usr1;                  /* SIGUSR1 seen (standard signals do not queue) */
-    unsigned eintr;             /* poll() calls a handler interrupted */
-    bool reaped, alarmed;       /* the loop ends when both are true */
+    long usr1;            /* SIGUSR1 seen (standard signals do not queue) */
+    unsigned eintr;       /* poll() calls a handler interrupted */
+    bool reaped, alarmed; /* the loop ends when both are true */
 };
 
-static int wake_fd = -1;        /* the self-pipe's write end, for the handler */
+static int wake_fd = -1; /* the self-pipe's write end, for the handler */
 
 static const char *sig_name(unsigned signo)
 {
-    return signo == SIGUSR1 ? "SIGUSR1" : signo == SIGCHLD ? "SIGCHLD" : signo == SIGALRM ? "SIGALRM" : "?";
+    return signo == SIGUSR1   ? "SIGUSR1"
+           : signo == SIGCHLD ? "SIGCHLD"
+           : signo == SIGALRM ? "SIGALRM"
+                              : "?";
 }
 
 static void on_signal(int signo)
 {
-    int saved = errno;          /* write() may change errno under the interrupted code */
+    int saved = errno; /* write() may change errno under the interrupted code */
     unsigned char byte = (unsigned char)signo;
 
     /* Non-blocking: a full pipe means thousands of wake-ups are already
      * pending, and a handler that blocked would hang the process. */
     ssize_t r = write(wake_fd, &byte, 1);
 
-    (void)r;                    /* a failed wake-up has nothing safe to report */
+    (void)r; /* a failed wake-up has nothing safe to report */
     errno = saved;
 }
 
@@ -77,7 +81,7 @@ static void start_sources(const char *role, long signals, const sigset_t *child_
 
     if (pid == 0) {
         for (int i = 0; i < nfds; i++)
-            close(loop_fds[i]);         /* the event loop's fds are no use here */
+            close(loop_fds[i]); /* the event loop's fds are no use here */
         /* The blocked mask is inherited through fork() and exec(): a child
          * of a signalfd user must unblock, or it never sees these signals. */
         if (child_mask != NULL && sigprocmask(SIG_SETMASK, child_mask, NULL) == -1)
@@ -87,12 +91,14 @@ static void start_sources(const char *role, long signals, const sigset_t *child_
             if (kill(getppid(), SIGUSR1) == -1)
                 die_errno("kill");
         }
-        printf("[child] sent %ld x SIGUSR1, exiting: the kernel sends SIGCHLD to the parent\n", signals);
+        printf("[child] sent %ld x SIGUSR1, exiting: the kernel sends SIGCHLD to the parent\n",
+               signals);
         exit(0);
     }
     if (setitimer(ITIMER_REAL, &timer, NULL) == -1)
         die_errno("setitimer");
-    printf("[%s] child %d will send %ld x SIGUSR1; SIGALRM is due in 100 ms\n", role, (int)pid, signals);
+    printf("[%s] child %d will send %ld x SIGUSR1; SIGALRM is due in 100 ms\n", role, (int)pid,
+           signals);
 }
 
 static void count_signal(const char *role, unsigned signo, struct tally *t)
@@ -132,10 +138,12 @@ static void drain_signalfd(int fd, struct tally *t)
     for (ssize_t i = 0; i < n / (ssize_t)sizeof si[0]; i++) {
         if (si[i].ssi_signo == SIGCHLD)
             printf("[signalfd] read a record: SIGCHLD, child %u %s %d\n", si[i].ssi_pid,
-                   si[i].ssi_code == CLD_EXITED ? "exited with status" : "killed by signal", si[i].ssi_status);
+                   si[i].ssi_code == CLD_EXITED ? "exited with status" : "killed by signal",
+                   si[i].ssi_status);
         else
             printf("[signalfd] read a record: %s, sent by %s %u\n", sig_name(si[i].ssi_signo),
-                   si[i].ssi_code == SI_KERNEL ? "the kernel (our timer), pid" : "pid", si[i].ssi_pid);
+                   si[i].ssi_code == SI_KERNEL ? "the kernel (our timer), pid" : "pid",
+                   si[i].ssi_pid);
         count_signal("signalfd", si[i].ssi_signo, t);
     }
 }
@@ -154,7 +162,8 @@ static void event_loop(const char *role, int fd, void (*drain)(int, struct tally
             /* poll() is never restarted after a handler, SA_RESTART or not. */
             if (t.eintr++ == 0)
                 printf("[%s] poll() failed with EINTR: a handler ran; the byte it wrote makes the "
-                       "next poll() return at once\n", role);
+                       "next poll() return at once\n",
+                       role);
             continue;
         }
         if (ready == -1)
@@ -163,8 +172,9 @@ static void event_loop(const char *role, int fd, void (*drain)(int, struct tally
             die("no signal arrived for 1 s");
         drain(fd, &t);
     }
-    printf("[%s] done: %ld of %ld SIGUSR1 seen%s, child reaped, alarm seen; %u poll() calls failed with EINTR\n",
-           role, t.usr1, signals, t.usr1 < signals ? " (some merged while pending)" : "", t.eintr);
+    printf(
+        "[%s] done: %ld of %ld SIGUSR1 seen%s, child reaped, alarm seen; %u poll() calls failed with EINTR\n",
+        role, t.usr1, signals, t.usr1 < signals ? " (some merged while pending)" : "", t.eintr);
 }
 
 static void demo_self_pipe(long signals)
@@ -176,7 +186,8 @@ static void demo_self_pipe(long signals)
     wake_fd = sp[1];
     set_handlers(on_signal);
     printf("[self-pipe] pipe fds %d/%d, non-blocking; the handler of SIGUSR1, SIGCHLD and SIGALRM "
-           "writes the signal number as one byte\n", sp[0], sp[1]);
+           "writes the signal number as one byte\n",
+           sp[0], sp[1]);
     start_sources("self-pipe", signals, NULL, sp, 2);
     event_loop("self-pipe", sp[0], drain_self_pipe, signals);
     set_handlers(SIG_DFL);
@@ -198,7 +209,9 @@ static void demo_signalfd(long signals)
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd == -1)
         die_errno("signalfd");
-    printf("[signalfd] fd %d reads SIGUSR1, SIGCHLD and SIGALRM; they are blocked, no handler runs\n", sfd);
+    printf(
+        "[signalfd] fd %d reads SIGUSR1, SIGCHLD and SIGALRM; they are blocked, no handler runs\n",
+        sfd);
     start_sources("signalfd", signals, &old, &sfd, 1);
     event_loop("signalfd", sfd, drain_signalfd, signals);
     close(sfd);
@@ -218,7 +231,7 @@ int main(int argc, char *argv[])
     long signals = 3;
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "s:m:h", longopts, usage)) != -1) {
         if (c == 's')
             signals = cli_long(optarg, 1, 10, "--signals", usage);
@@ -236,13 +249,16 @@ int main(int argc, char *argv[])
     if (use_signalfd)
         demo_signalfd(signals);
     if (self_pipe && use_signalfd) {
-        printf("[compare] self-pipe: portable POSIX; costs a handler, two fds, a write() per signal and "
-               "EINTR from poll(); the loop learns only the signal number\n");
-        printf("[compare] signalfd: Linux only; one fd, no handler, no EINTR, and records with the sender's "
-               "pid and a child's status; but the signals must stay blocked in every thread, and children "
-               "inherit that mask until they unblock it\n");
-        printf("[compare] both: a standard signal sent while the same one is pending is lost, so count events "
-               "with waitpid(WNOHANG) loops or a queue, never by counting signals\n");
+        printf(
+            "[compare] self-pipe: portable POSIX; costs a handler, two fds, a write() per signal and "
+            "EINTR from poll(); the loop learns only the signal number\n");
+        printf(
+            "[compare] signalfd: Linux only; one fd, no handler, no EINTR, and records with the sender's "
+            "pid and a child's status; but the signals must stay blocked in every thread, and children "
+            "inherit that mask until they unblock it\n");
+        printf(
+            "[compare] both: a standard signal sent while the same one is pending is lost, so count events "
+            "with waitpid(WNOHANG) loops or a queue, never by counting signals\n");
     }
     return 0;
 }

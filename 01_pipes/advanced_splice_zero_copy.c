@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #define RUNS 5
-#define CHUNK (64 * 1024)               /* one default pipe's worth per call */
+#define CHUNK (64 * 1024) /* one default pipe's worth per call */
 
 static const char usage[] = "[--size SIZE]    (bytes moved per run, 64K to 1G, default 16M)";
 
@@ -77,7 +77,7 @@ static void *produce(void *arg)
             die_errno(pr->path == SPLICE ? "vmsplice" : "write to pipe");
         done += n > 0 ? (size_t)n : 0;
     }
-    close(pr->write_fd);                /* the consumer's EOF */
+    close(pr->write_fd); /* the consumer's EOF */
     return NULL;
 }
 
@@ -168,7 +168,9 @@ static void pin_to_one_cpu(void)
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
     if (cpu >= 0 && sched_setaffinity(0, sizeof one, &one) == 0)
-        printf("[main] pinned to CPU %d: producer and consumer share it, so the timing is the copying\n", cpu);
+        printf(
+            "[main] pinned to CPU %d: producer and consumer share it, so the timing is the copying\n",
+            cpu);
     else
         printf("[main] could not pin to one CPU: timings include cross-CPU wake-ups\n");
 }
@@ -189,11 +191,13 @@ static void show_tee(const char *src)
     if (ioctl(a[0], FIONREAD, &held_a) == -1 || ioctl(b[0], FIONREAD, &held_b) == -1)
         die_errno("ioctl FIONREAD");
     printf("[tee] tee() duplicated %zd bytes; pipe A still holds %d, pipe B now holds %d:"
-           " the slots share pages, nothing was consumed or copied\n", n, held_a, held_b);
+           " the slots share pages, nothing was consumed or copied\n",
+           n, held_a, held_b);
     if (read_full(a[0], from_a, CHUNK) != CHUNK || read_full(b[0], from_b, CHUNK) != CHUNK)
         die_errno("read from pipe");
     printf("[tee] drained both pipes: contents %s\n",
-           memcmp(from_a, from_b, CHUNK) == 0 && memcmp(from_a, src, CHUNK) == 0 ? "identical" : "DIFFER");
+           memcmp(from_a, from_b, CHUNK) == 0 && memcmp(from_a, src, CHUNK) == 0 ? "identical"
+                                                                                 : "DIFFER");
     for (int i = 0; i < 2; i++)
         close(a[i]), close(b[i]);
 }
@@ -205,14 +209,15 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    size_t size = 16u << 20, page = (size_t)sysconf(_SC_PAGESIZE);  /* ms-long runs: a steady median */
+    size_t size = 16u << 20,
+           page = (size_t)sysconf(_SC_PAGESIZE); /* ms-long runs: a steady median */
     char dir[PATH_MAX], path[PATH_MAX + 32];
     double t_copy, t_splice;
     sigset_t saved;
     char *src;
     int c, sink;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "s:h", longopts, usage)) != -1)
         if (c == 's')
             size = cli_size(optarg, 64 * 1024, 1u << 30, "--size", usage);
@@ -227,7 +232,7 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "advanced_splice_zero_copy");
     snprintf(path, sizeof path, "%s/sink.%d", dir, (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the file */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the file */
     sink = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (sink == -1)
         die_errno("create %s", path);
@@ -235,22 +240,27 @@ int main(int argc, char *argv[])
         die_errno("cleanup_add_path %s", path);
     stop_signals_release(&saved);
     pin_to_one_cpu();
-    printf("[main] moving %s per run from a producer thread through a pipe into a file, %d runs per path\n",
-           fmt_bytes(size).s, RUNS);
+    printf(
+        "[main] moving %s per run from a producer thread through a pipe into a file, %d runs per path\n",
+        fmt_bytes(size).s, RUNS);
 
     t_copy = median_time(COPY, src, size, sink);
-    printf("[copy] write, read, write through a %d KiB user buffer: %s (median): 3 copies of each byte\n",
-           CHUNK / 1024, fmt_rate(size, (uint64_t)t_copy).s);
+    printf(
+        "[copy] write, read, write through a %d KiB user buffer: %s (median): 3 copies of each byte\n",
+        CHUNK / 1024, fmt_rate(size, (uint64_t)t_copy).s);
     check_sink("read/write", sink, src, size);
     t_splice = median_time(SPLICE, src, size, sink);
-    printf("[splice] vmsplice into the pipe, splice to the file: %s (median): 1 copy, into the page cache\n",
-           fmt_rate(size, (uint64_t)t_splice).s);
+    printf(
+        "[splice] vmsplice into the pipe, splice to the file: %s (median): 1 copy, into the page cache\n",
+        fmt_rate(size, (uint64_t)t_splice).s);
     check_sink("vmsplice+splice", sink, src, size);
-    printf("[main] splice path / copy path throughput: %.2fx (varies with the machine and its load)\n",
-           t_copy / t_splice);
-    printf("[vmsplice] without SPLICE_F_GIFT the pages stay the producer's: it must not touch them until"
-           " they are consumed\n[vmsplice] SPLICE_F_GIFT gives them away for good (page-aligned, never"
-           " touched again), but SPLICE_F_MOVE, which would use the gift, is a no-op since Linux 2.6.21\n");
+    printf(
+        "[main] splice path / copy path throughput: %.2fx (varies with the machine and its load)\n",
+        t_copy / t_splice);
+    printf(
+        "[vmsplice] without SPLICE_F_GIFT the pages stay the producer's: it must not touch them until"
+        " they are consumed\n[vmsplice] SPLICE_F_GIFT gives them away for good (page-aligned, never"
+        " touched again), but SPLICE_F_MOVE, which would use the gift, is a no-op since Linux 2.6.21\n");
     show_tee(src);
     close(sink);
     free(src);

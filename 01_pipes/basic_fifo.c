@@ -37,7 +37,7 @@ static void make_fifo(const char *role, const char *path)
 {
     sigset_t saved;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1) {
         if (errno != EEXIST)
             die_errno("mkfifo %s", path);
@@ -158,7 +158,11 @@ static pid_t spawn(void (*side)(const char *, long), const char *path, long line
     return pid;
 }
 
-static void reader_side(const char *path, long lines) { (void)lines; run_reader(path); }
+static void reader_side(const char *path, long lines)
+{
+    (void)lines;
+    run_reader(path);
+}
 
 static void demo(long lines)
 {
@@ -167,7 +171,7 @@ static void demo(long lines)
 
     make_temp_dir(dir, sizeof dir, "basic_fifo");
     snprintf(path, sizeof path, "%s/fifo.%d", dir, (int)getpid());
-    make_fifo("parent", path);      /* a fresh private directory: never EEXIST */
+    make_fifo("parent", path); /* a fresh private directory: never EEXIST */
 
     reader = spawn(reader_side, path, lines);
     printf("[parent] started the reader as pid %d\n", (int)reader);
@@ -193,7 +197,7 @@ int main(int argc, char *argv[])
     long lines = 3;
     int c, side = 0;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "n:h", longopts, usage)) != -1) {
         if (c == 'n') {
             lines = cli_long(optarg, 1, 1000, "--lines", usage);

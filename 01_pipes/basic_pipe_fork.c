@@ -94,7 +94,7 @@ int main(int argc, char *argv[])
     int fds[2], c;
     pid_t child;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "n:h", longopts, usage)) != -1)
         if (c == 'n')
             lines = cli_long(optarg, 1, 1000, "--lines", usage);
@@ -103,7 +103,7 @@ int main(int argc, char *argv[])
     if (pipe(fds) == -1)
         die_errno("pipe");
     printf("[parent] pipe created: read end fd %d, write end fd %d\n", fds[0], fds[1]);
-    fflush(stdout);             /* or the child inherits unflushed output and prints it twice */
+    fflush(stdout); /* or the child inherits unflushed output and prints it twice */
 
     child = fork();
     if (child == -1)

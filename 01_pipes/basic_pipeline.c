@@ -30,7 +30,7 @@ struct stage {
 
 /* Word counts 4, 3, 2, 1: no ties, so `sort -rn` has one right answer. */
 static char *words[] = {"printf", "%s\\n", "pipe", "fork", "pipe", "dup2", "exec",
-                        "pipe", "fork", "dup2", "pipe", "fork", NULL};
+                        "pipe",   "fork",  "dup2", "pipe", "fork", NULL};
 static char *sort_words[] = {"sort", NULL};
 static char *count[] = {"uniq", "-c", NULL};
 static char *by_count[] = {"sort", "-rn", NULL};
@@ -41,21 +41,21 @@ static noreturn void exec_stage(char **argv, int in_fd, int out_fd, int unused_f
     if (in_fd != -1) {
         if (dup2(in_fd, STDIN_FILENO) == -1)
             die_errno("dup2 stdin");
-        close(in_fd);   /* now reachable as fd 0; a second copy would only leak */
+        close(in_fd); /* now reachable as fd 0; a second copy would only leak */
     }
     if (dup2(out_fd, STDOUT_FILENO) == -1)
         die_errno("dup2 stdout");
     close(out_fd);
-    close(unused_fd);   /* the read end of our own output pipe belongs to the next stage */
+    close(unused_fd); /* the read end of our own output pipe belongs to the next stage */
     execvp(argv[0], argv);
     warn_errno("execvp %s", argv[0]);
-    _exit(127);         /* what a shell reports for a command it cannot run */
+    _exit(127); /* what a shell reports for a command it cannot run */
 }
 
 /* Start every stage; returns the read end of the last stage's output. */
 static int start_stages(struct stage *stages, int n)
 {
-    int in_fd = -1;     /* the first stage reads our own stdin */
+    int in_fd = -1; /* the first stage reads our own stdin */
 
     for (int i = 0; i < n; i++) {
         int fds[2];
@@ -66,8 +66,8 @@ static int start_stages(struct stage *stages, int n)
         if (stages[i].pid == 0)
             exec_stage(stages[i].argv, in_fd, fds[1], fds[0]);
 
-        printf("[parent] stage %d (%s) started as pid %d, stdout into pipe %d%s\n",
-               i + 1, stages[i].argv[0], (int)stages[i].pid, i + 1,
+        printf("[parent] stage %d (%s) started as pid %d, stdout into pipe %d%s\n", i + 1,
+               stages[i].argv[0], (int)stages[i].pid, i + 1,
                i == n - 1 ? ", which the parent reads" : "");
         /* The child has its own copies now.  Ours must go: the write end
          * would keep the next stage from ever seeing EOF. */
@@ -117,13 +117,16 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     struct stage stages[MAX_STAGES] = {
-        {.argv = words}, {.argv = sort_words}, {.argv = count}, {.argv = by_count},
+        {.argv = words},
+        {.argv = sort_words},
+        {.argv = count},
+        {.argv = by_count},
     };
     char top_arg[24], *head[] = {"head", "-n", top_arg, NULL};
     long top = 0;
     int n = 4, c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "t:h", longopts, usage)) != -1)
         if (c == 't')
             top = cli_long(optarg, 1, 100, "--top", usage);

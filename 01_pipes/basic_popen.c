@@ -25,11 +25,11 @@ static void report_status(const char *command, int status)
     if (status == -1)
         die_errno("pclose(\"%s\")", command);
     if (WIFEXITED(status))
-        printf("[parent] pclose(\"%s\") = %d: exited with status %d\n",
-               command, status, WEXITSTATUS(status));
+        printf("[parent] pclose(\"%s\") = %d: exited with status %d\n", command, status,
+               WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
-        printf("[parent] pclose(\"%s\") = %d: killed by signal %d\n",
-               command, status, WTERMSIG(status));
+        printf("[parent] pclose(\"%s\") = %d: killed by signal %d\n", command, status,
+               WTERMSIG(status));
 }
 
 static void read_from_command(const char *command)
@@ -39,7 +39,7 @@ static void read_from_command(const char *command)
     ssize_t len;
     FILE *in;
 
-    fflush(stdout);             /* popen forks: nothing unflushed may reach the child */
+    fflush(stdout); /* popen forks: nothing unflushed may reach the child */
     in = popen(command, "r");
     if (in == NULL)
         die_errno("popen(\"%s\", \"r\")", command);
@@ -101,7 +101,7 @@ int main(int argc, char *argv[])
     char exit_command[32];
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "e:h", longopts, usage)) != -1)
         if (c == 'e')
             exit_code = cli_long(optarg, 0, 255, "--exit", usage);

@@ -62,7 +62,7 @@ static pid_t spawn_helper(void)
             execlp("sleep", "sleep", "10", (char *)NULL);
         }
         err = errno;
-        (void)!write(status[1], &err, sizeof err);  /* (void) alone does not quiet glibc */
+        (void)!write(status[1], &err, sizeof err); /* (void) alone does not quiet glibc */
         _exit(127);
     }
     close(status[1]);
@@ -100,7 +100,7 @@ static int show_helper_fds(pid_t pid, ino_t pipe_ino)
 
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if ((n = readlink(path, target, sizeof target - 1)) == -1)
-            continue;           /* "." and ".." are not links */
+            continue; /* "." and ".." are not links */
         target[n] = '\0';
         if (strcmp(target, want) == 0 && ++found)
             printf("[parent] %s -> %s: the helper holds a %s end of the pipe\n", path, target,
@@ -133,7 +133,7 @@ static bool read_until_eof(int fd, int ms, uint64_t *waited)
             *waited = elapsed_ns(start);
             return true;
         }
-        nl = memchr(buf, '\n', (size_t)n);       /* read() does not NUL-terminate */
+        nl = memchr(buf, '\n', (size_t)n); /* read() does not NUL-terminate */
         printf("[reader] read %zd bytes: \"%.*s\"\n", n, (int)(nl != NULL ? nl - buf : n), buf);
     }
 }
@@ -154,7 +154,7 @@ int main(int argc, char *argv[])
     pid_t writer;
     bool fixed, eof;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
     main_pid = getpid();
     atexit(kill_helper);
@@ -177,7 +177,7 @@ int main(int argc, char *argv[])
         close(fds[1]);
         exit(0);
     }
-    close(fds[1]);              /* the reader's own copy: closed, as it should be */
+    close(fds[1]); /* the reader's own copy: closed, as it should be */
     if (reap_child(writer, "parent") != 0)
         die("the writer failed");
 
@@ -186,7 +186,8 @@ int main(int argc, char *argv[])
         if (!eof)
             die("[reader] still no EOF with O_CLOEXEC");
         printf("[reader] read() returned 0 after %s: EOF at once, nobody else holds the "
-               "write end\n", fmt_duration((double)waited).s);
+               "write end\n",
+               fmt_duration((double)waited).s);
         held = show_helper_fds(helper_pid, st.st_ino);
         stop_helper();
         close(fds[0]);

@@ -34,7 +34,7 @@ enum { TIMER_MS = 300 };
 
 static void on_alarm(int sig)
 {
-    (void)sig;                  /* its only job: make the blocked open() return */
+    (void)sig; /* its only job: make the blocked open() return */
 }
 
 static void arm_timer(unsigned ms)
@@ -95,12 +95,12 @@ static bool writer_gets_enxio(const char *path)
 static noreturn void run_writer(const char *path)
 {
     static const char msg[] = "hello through the FIFO";
-    int fd = open(path, O_WRONLY | O_NONBLOCK);     /* the very call that failed */
+    int fd = open(path, O_WRONLY | O_NONBLOCK); /* the very call that failed */
 
     if (fd == -1)
         die_errno("[writer] open %s", path);
     printf("[writer] open(O_WRONLY | O_NONBLOCK) succeeded: a reader exists, so no ENXIO\n");
-    if (write(fd, msg, sizeof msg - 1) != (ssize_t)sizeof msg - 1)  /* small: atomic */
+    if (write(fd, msg, sizeof msg - 1) != (ssize_t)sizeof msg - 1) /* small: atomic */
         die_errno("write");
     close(fd);
     exit(0);
@@ -118,13 +118,13 @@ static void reader_first_writer_second(const char *path)
 
     if (fd == -1)
         die_errno("open %s", path);
-    printf("[reader] open(O_RDONLY | O_NONBLOCK) returned fd %d after %s: no wait\n",
-           fd, fmt_duration((double)elapsed_ns(start)).s);
+    printf("[reader] open(O_RDONLY | O_NONBLOCK) returned fd %d after %s: no wait\n", fd,
+           fmt_duration((double)elapsed_ns(start)).s);
     if (set_nonblocking(fd, false) == -1)
         die_errno("fcntl F_SETFL");
     printf("[reader] cleared O_NONBLOCK, so later reads wait for data as usual\n");
     if ((writer = fork_or_die()) == 0) {
-        close(fd);              /* the writer never reads */
+        close(fd); /* the writer never reads */
         run_writer(path);
     }
     /* Linux reports POLLHUP on a FIFO only after a writer has come and gone
@@ -154,7 +154,8 @@ static void server_opens_rdwr(const char *path)
     if (fd == -1)
         die_errno("open %s O_RDWR", path);
     printf("[server] open(O_RDWR) with no peer returned fd %d after %s (undefined by POSIX; "
-           "Linux and most Unixes allow it)\n", fd, fmt_duration((double)elapsed_ns(start)).s);
+           "Linux and most Unixes allow it)\n",
+           fd, fmt_duration((double)elapsed_ns(start)).s);
     close(fd);
 }
 
@@ -164,12 +165,12 @@ int main(int argc, char *argv[])
     sigset_t saved;
     bool fixed;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     make_temp_dir(dir, sizeof dir, "fifo_open");
     snprintf(path, sizeof path, "%s/demo.fifo", dir);
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)

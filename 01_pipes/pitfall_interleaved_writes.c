@@ -29,9 +29,9 @@ enum { WRITERS = 4, RECORDS = 4 };
 
 /* One atomic write in --fixed: exactly PIPE_BUF bytes, header included. */
 struct frame {
-    uint32_t writer;            /* 0..WRITERS-1, so the reader knows whose bytes */
-    uint32_t seq;               /* this writer's frame counter: order check */
-    uint32_t len;               /* bytes of data used */
+    uint32_t writer; /* 0..WRITERS-1, so the reader knows whose bytes */
+    uint32_t seq;    /* this writer's frame counter: order check */
+    uint32_t len;    /* bytes of data used */
     char data[PIPE_BUF - 3 * sizeof(uint32_t)];
 };
 _Static_assert(sizeof(struct frame) == PIPE_BUF, "a frame is one atomic write");
@@ -61,7 +61,7 @@ static void write_records_framed(int fd, int w, const char *rec, size_t size)
         for (size_t off = 0; off < size; off += f.len) {
             f.len = (uint32_t)(size - off < sizeof f.data ? size - off : sizeof f.data);
             memcpy(f.data, rec + off, f.len);
-            if (write(fd, &f, sizeof f) != (ssize_t)sizeof f)   /* == PIPE_BUF: atomic */
+            if (write(fd, &f, sizeof f) != (ssize_t)sizeof f) /* == PIPE_BUF: atomic */
                 die_errno("[writer %c] write", 'A' + w);
             f.seq++;
             frames++;
@@ -110,8 +110,8 @@ static int count_torn_records(int fd, size_t size)
 
             while (buf[run] == buf[0])
                 run++;
-            printf("[reader] record %d starts with %zu bytes of '%c', then '%c' follows\n",
-                   i, run, buf[0], buf[run]);
+            printf("[reader] record %d starts with %zu bytes of '%c', then '%c' follows\n", i, run,
+                   buf[0], buf[run]);
         }
     }
     free(buf);
@@ -135,7 +135,7 @@ static int count_torn_framed(int fd, size_t size)
             die("[reader] a frame with a garbled header: the stream is torn");
         if (f.seq != next_seq[f.writer]++ || !all_bytes_are(f.data, f.len, (char)('A' + f.writer)))
             bad[f.writer] = true;
-        if ((got[f.writer] += f.len) == size) {         /* that writer's record is complete */
+        if ((got[f.writer] += f.len) == size) { /* that writer's record is complete */
             torn += bad[f.writer];
             records++;
             got[f.writer] = 0;
@@ -152,17 +152,17 @@ int main(int argc, char *argv[])
     size_t size;
     bool fixed;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     if (pipe(fds) == -1 || pipe(gate) == -1)
         die_errno("pipe");
     if ((capacity = fcntl(fds[1], F_GETPIPE_SZ)) == -1)
         die_errno("fcntl F_GETPIPE_SZ");
-    size = 4 * (size_t)capacity;        /* no write() of this size can go in at once */
+    size = 4 * (size_t)capacity; /* no write() of this size can go in at once */
     printf("[parent] pipe capacity %s (F_GETPIPE_SZ), PIPE_BUF %d bytes; %d writers x %d "
-           "records of %s\n", fmt_bytes((uint64_t)capacity).s, PIPE_BUF, WRITERS, RECORDS,
-           fmt_bytes(size).s);
+           "records of %s\n",
+           fmt_bytes((uint64_t)capacity).s, PIPE_BUF, WRITERS, RECORDS, fmt_bytes(size).s);
     for (int w = 0; w < WRITERS; w++) {
         if ((writers[w] = fork_or_die()) == 0) {
             close(fds[0]);
@@ -170,9 +170,9 @@ int main(int argc, char *argv[])
             run_writer(w, fds[1], gate[0], size, fixed);
         }
     }
-    close(fds[1]);              /* the writers hold the only write ends: EOF when done */
+    close(fds[1]); /* the writers hold the only write ends: EOF when done */
     close(gate[0]);
-    close(gate[1]);             /* open the gate */
+    close(gate[1]); /* open the gate */
 
     torn = fixed ? count_torn_framed(fds[0], size) : count_torn_records(fds[0], size);
     close(fds[0]);

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #define EOF_WAIT_MS 300
-#define GAVE_UP 3               /* the child's exit status when EOF never came */
+#define GAVE_UP 3 /* the child's exit status when EOF never came */
 
 static const char usage[] = "[--fixed]";
 
@@ -99,7 +99,7 @@ int main(int argc, char *argv[])
     int fds[2], status;
     pid_t child;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     if (pipe(fds) == -1)
@@ -117,7 +117,7 @@ int main(int argc, char *argv[])
 
         close(fds[0]);
         if (!fixed)
-            close(fds[1]);      /* the forgotten copy, closed only now that it has done harm */
+            close(fds[1]); /* the forgotten copy, closed only now that it has done harm */
         exit(result);
     }
     close(fds[0]);

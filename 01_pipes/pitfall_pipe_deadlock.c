@@ -31,16 +31,16 @@
 
 static const char usage[] = "[--fixed]";
 
-static volatile sig_atomic_t interrupted;      /* SIGALRM came: leave write() alone */
-static atomic_bool write_returned;              /* the watcher may stop signalling */
+static volatile sig_atomic_t interrupted; /* SIGALRM came: leave write() alone */
+static atomic_bool write_returned;        /* the watcher may stop signalling */
 
 /* What the watcher thread looks at: [0] the parent and the pipe it writes to, [1] the child. */
 static struct {
-    pthread_t writer;           /* the parent's main thread */
+    pthread_t writer; /* the parent's main thread */
     pid_t pids[2];
-    int fds[2];                 /* to_child[1], from_child[0] */
+    int fds[2]; /* to_child[1], from_child[0] */
     int capacity;
-    bool stuck;                 /* both pipes full, both writers asleep */
+    bool stuck; /* both pipes full, both writers asleep */
 } watched;
 
 static void on_alarm(int signo)
@@ -61,7 +61,7 @@ static noreturn void run_child(int in_fd, int out_fd, size_t size)
     printf("[child] writing %s to the parent before reading anything\n", fmt_bytes(size).s);
     if (write_full(out_fd, buf, size) == -1)
         die_errno("child: write");
-    close(out_fd);              /* the parent's EOF */
+    close(out_fd); /* the parent's EOF */
     while ((n = read(in_fd, buf, size)) > 0)
         got += (size_t)n;
     if (n == -1)
@@ -82,7 +82,7 @@ static void *watch(void *unused)
     int queued[2], state[2];
 
     sleep_ms(DEADLINE_MS);
-    for (;;) {  /* stuck at once as a rule; a loaded machine may need a moment more */
+    for (;;) { /* stuck at once as a rule; a loaded machine may need a moment more */
         for (int i = 0; i < 2; i++) {
             /* FIONREAD works on either end of a Linux pipe. */
             if (ioctl(watched.fds[i], FIONREAD, &queued[i]) == -1)
@@ -102,7 +102,8 @@ static void *watch(void *unused)
     /* wchan: the kernel function it sleeps in ("" where the kernel shows none). */
     for (int i = 0; i < 2; i++)
         printf("[watcher] %s pid %d: state %c%s in wchan \"%s\"; the pipe it writes to holds "
-               "%d bytes%s\n", i == 0 ? "parent" : "child", (int)watched.pids[i], state[i],
+               "%d bytes%s\n",
+               i == 0 ? "parent" : "child", (int)watched.pids[i], state[i],
                state[i] == 'S' ? " (asleep)" : "", wchan[i], queued[i],
                queued[i] == watched.capacity ? ": full (FIONREAD == capacity)" : "");
     printf("[watcher] interrupting the parent's write() with SIGALRM\n");
@@ -163,7 +164,7 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
                 die_errno("parent: write");
             sent += w > 0 ? (size_t)w : 0;
             if (sent == size) {
-                close(to_child);        /* the child's EOF */
+                close(to_child); /* the child's EOF */
                 pfd[0].fd = -1;
             }
         }
@@ -181,8 +182,9 @@ static void exchange(int to_child, int from_child, const char *out, size_t size)
     }
     if (got != size)
         die("received %zu bytes from the child, expected %zu", got, size);
-    printf("[parent] both transfers complete in %u poll() rounds: sent %zu bytes, received %zu bytes\n",
-           rounds, sent, got);
+    printf(
+        "[parent] both transfers complete in %u poll() rounds: sent %zu bytes, received %zu bytes\n",
+        rounds, sent, got);
 }
 
 int main(int argc, char *argv[])
@@ -193,7 +195,7 @@ int main(int argc, char *argv[])
     pid_t child;
     char *out;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     if (pipe(to_child) == -1 || pipe(from_child) == -1)
@@ -227,7 +229,8 @@ int main(int argc, char *argv[])
     free(out);
     if (watched.stuck && sent < size)
         printf("[parent] deadlock: both sides blocked in write(); the parent had sent %zu of %zu "
-               "bytes when SIGALRM interrupted it\n", sent, size);
+               "bytes when SIGALRM interrupted it\n",
+               sent, size);
     printf("[parent] killing the child to end the demo\n");
     if (kill(child, SIGKILL) == -1)
         die_errno("kill");

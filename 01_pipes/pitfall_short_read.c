@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define RECORDS 3
-#define SHOWN_READS 8           /* read sizes printed before "..." */
+#define SHOWN_READS 8 /* read sizes printed before "..." */
 
 static const char usage[] = "[--fixed]";
 
@@ -39,8 +39,8 @@ static noreturn void run_writer(int fd, size_t size, bool framed)
             die_errno("write length");
         if (write_full(fd, rec, size) == -1)
             die_errno("write record");
-        printf("[writer] record %d: %s%zu bytes written\n", r + 1,
-               framed ? "4-byte length + " : "", size);
+        printf("[writer] record %d: %s%zu bytes written\n", r + 1, framed ? "4-byte length + " : "",
+               size);
     }
     free(rec);
     close(fd);
@@ -104,7 +104,7 @@ int main(int argc, char *argv[])
     size_t size = 100 * 1024;
     char *buf;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     if (pipe(fds) == -1)
@@ -112,10 +112,11 @@ int main(int argc, char *argv[])
     int capacity = fcntl(fds[0], F_GETPIPE_SZ);
     if (capacity == -1)
         die_errno("fcntl F_GETPIPE_SZ");
-    if ((size_t)capacity >= size)        /* a raised default: keep records bigger than it */
+    if ((size_t)capacity >= size) /* a raised default: keep records bigger than it */
         size = 2 * (size_t)capacity;
     printf("[parent] pipe capacity %s (F_GETPIPE_SZ); each record is %s, so no single read() "
-           "can return a whole one\n", fmt_bytes((uint64_t)capacity).s, fmt_bytes(size).s);
+           "can return a whole one\n",
+           fmt_bytes((uint64_t)capacity).s, fmt_bytes(size).s);
     writer = fork_or_die();
     if (writer == 0) {
         close(fds[0]);

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_LINES 200           /* a bound: the reader is gone long before this */
+#define MAX_LINES 200 /* a bound: the reader is gone long before this */
 
 static const char usage[] = "[--fixed]";
 
@@ -65,7 +65,7 @@ static void run_reader(int read_fd)
 
     if (n == -1)
         die_errno("read from pipe");
-    nl = memchr(buf, '\n', (size_t)n);           /* read() does not NUL-terminate */
+    nl = memchr(buf, '\n', (size_t)n); /* read() does not NUL-terminate */
     printf("[parent] read %zd bytes: \"%.*s\"\n", n, (int)(nl != NULL ? nl - buf : n), buf);
     close(read_fd);
     printf("[parent] closed the read end: no reader is left\n");
@@ -77,14 +77,14 @@ int main(int argc, char *argv[])
     int fds[2], status;
     pid_t writer;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     if (pipe(fds) == -1)
         die_errno("pipe");
     writer = fork_or_die();
     if (writer == 0) {
-        close(fds[0]);          /* a reader copy here would keep the pipe "alive": no SIGPIPE */
+        close(fds[0]); /* a reader copy here would keep the pipe "alive": no SIGPIPE */
         run_writer(fds[1], fixed);
     }
     close(fds[1]);

@@ -23,8 +23,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define REPLY_TIMEOUT_MS 300   /* broken mode: far longer than a reply takes */
-#define FIXED_TIMEOUT_MS 2000   /* fixed mode: only a bound in case of a busy machine */
+#define REPLY_TIMEOUT_MS 300  /* broken mode: far longer than a reply takes */
+#define FIXED_TIMEOUT_MS 2000 /* fixed mode: only a bound in case of a busy machine */
 
 static const char usage[] = "[--fixed]";
 
@@ -47,9 +47,10 @@ static noreturn void run_child(int in_fd, int out_fd, bool fixed)
     while (fgets(line, sizeof line, in) != NULL) {
         for (char *p = line; *p != '\0'; p++)
             *p = (char)toupper((unsigned char)*p);
-        fprintf(out, "%s", line);       /* what printf() does to stdout */
+        fprintf(out, "%s", line); /* what printf() does to stdout */
         printf("[child] answered \"%.*s\"; %zu bytes still sit in its stdio buffer "
-               "(%s, %zu bytes)\n", (int)strcspn(line, "\n"), line, __fpending(out),
+               "(%s, %zu bytes)\n",
+               (int)strcspn(line, "\n"), line, __fpending(out),
                __flbf(out) ? "line-buffered" : "fully buffered", __fbufsize(out));
     }
     printf("[child] EOF on its input: closing its streams and exiting\n");
@@ -93,7 +94,8 @@ static void show_stuck_reply(int to_child, int from_child, pid_t child)
         die_errno("ioctl FIONREAD");
     printf("[parent] no reply after %d ms: the child's answer is stuck in its stdio buffer\n",
            REPLY_TIMEOUT_MS);
-    printf("[parent] FIONREAD on the reply pipe: %d bytes; the kernel never saw the answer\n", queued);
+    printf("[parent] FIONREAD on the reply pipe: %d bytes; the kernel never saw the answer\n",
+           queued);
     printf("[parent] killing the child: the buffered answer dies with it\n");
     if (kill(child, SIGKILL) == -1)
         die_errno("kill");
@@ -109,7 +111,7 @@ int main(int argc, char *argv[])
     bool fixed;
     pid_t child;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     if (pipe(to_child) == -1 || pipe(from_child) == -1)
@@ -128,7 +130,8 @@ int main(int argc, char *argv[])
 
     if (!fixed) {
         if (ask(to_child[1], from_child[0], questions[0], REPLY_TIMEOUT_MS)) {
-            printf("[parent] unexpected: the reply arrived although the stream is fully buffered\n");
+            printf(
+                "[parent] unexpected: the reply arrived although the stream is fully buffered\n");
             kill(child, SIGKILL);
             reap_child(child, "parent");
             return 1;

@@ -23,12 +23,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] = "[--writers N] [--records M] [--size BYTES] "
+static const char usage[] =
+    "[--writers N] [--records M] [--size BYTES] "
     "[--collector PATH | --writer PATH]    (N 1..64, M 1..10000, BYTES 32..4096)";
 
-enum { MAX_WRITERS = 64, MIN_SIZE = 32 };   /* 32 holds "writer=64 seq=10000 \n" */
+enum { MAX_WRITERS = 64, MIN_SIZE = 32 }; /* 32 holds "writer=64 seq=10000 \n" */
 
-struct writer_stats { long id, records, last_seq, out_of_order; };
+struct writer_stats {
+    long id, records, last_seq, out_of_order;
+};
 
 struct collector {
     struct writer_stats w[MAX_WRITERS];
@@ -49,23 +52,22 @@ static bool format_record(char *rec, long id, long seq, size_t size)
     return true;
 }
 
-static noreturn void run_writer(const char *path, long id, long records, size_t size,
-                                int ready_fd)
+static noreturn void run_writer(const char *path, long id, long records, size_t size, int ready_fd)
 {
     char rec[PIPE_BUF];
-    int fd = open(path, O_WRONLY | O_NONBLOCK);     /* no collector: ENXIO, no hang */
+    int fd = open(path, O_WRONLY | O_NONBLOCK); /* no collector: ENXIO, no hang */
 
-    if (fd == -1 || set_nonblocking(fd, false) == -1)   /* then a full FIFO waits, no EAGAIN */
+    if (fd == -1 || set_nonblocking(fd, false) == -1) /* then a full FIFO waits, no EAGAIN */
         die_errno("open %s (is a collector reading it?)", path);
     if (ready_fd >= 0)
-        close(ready_fd);        /* tells the demo's collector: this writer is in */
+        close(ready_fd); /* tells the demo's collector: this writer is in */
     for (long seq = 1; seq <= records && format_record(rec, id, seq, size); seq++)
         /* One write() per record, never write_full(): a retry loop could
          * split a record into two writes, and the atomicity would be lost. */
         if (write(fd, rec, size) != (ssize_t)size)
             die_errno("[writer %ld] write", id);
     printf("[writer %ld] wrote %ld records of %zu bytes, one write() each\n", id, records, size);
-    close(fd);                  /* the collector sees EOF once the last writer has closed */
+    close(fd); /* the collector sees EOF once the last writer has closed */
     exit(0);
 }
 
@@ -126,10 +128,10 @@ static void collect(struct collector *c, int fd)
         }
         have = (size_t)(buf + have - start);
         memmove(buf, start, have);
-        if (have == sizeof buf)         /* no newline in 64 KiB: garbage */
+        if (have == sizeof buf) /* no newline in 64 KiB: garbage */
             c->torn++, have = 0;
     }
-    c->torn += have > 0;                /* a partial record at EOF */
+    c->torn += have > 0; /* a partial record at EOF */
 }
 
 static bool report(const struct collector *c, long expected)
@@ -137,8 +139,8 @@ static bool report(const struct collector *c, long expected)
     for (long i = 0; i < c->writers; i++)
         printf("[collector] writer %ld: %ld records, %s\n", c->w[i].id, c->w[i].records,
                c->w[i].out_of_order == 0 ? "in order" : "OUT OF ORDER");
-    printf("[collector] %ld records from %ld writers, %ld torn, %ld out of order\n",
-           c->records, c->writers, c->torn, c->out_of_order);
+    printf("[collector] %ld records from %ld writers, %ld torn, %ld out of order\n", c->records,
+           c->writers, c->torn, c->out_of_order);
     if (expected >= 0 && c->records != expected)
         printf("[collector] expected %ld records: some are missing\n", expected);
     return c->torn == 0 && c->out_of_order == 0 && (expected < 0 || c->records == expected);
@@ -148,7 +150,7 @@ static void make_fifo(const char *path)
 {
     sigset_t saved;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the FIFO */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
     if (mkfifo(path, 0600) == -1)
         die_errno("mkfifo %s", path);
     if (cleanup_add_path(path) == -1)
@@ -188,7 +190,7 @@ static int run_demo(long writers, long records, size_t size)
     printf("[collector] reading %s: %ld writers x %ld records of %zu bytes\n", path, writers,
            records, size);
     for (long i = 0; i < writers; i++) {
-        c.w[c.writers++] = (struct writer_stats){.id = i + 1};  /* a silent writer shows too */
+        c.w[c.writers++] = (struct writer_stats){.id = i + 1}; /* a silent writer shows too */
         if ((pids[i] = fork_or_die()) == 0) {
             close(fd);
             close(ready[0]);
@@ -226,15 +228,17 @@ int main(int argc, char *argv[])
     uint64_t v;
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "n:m:s:C:W:h", longopts, usage)) != -1)
         switch (c) {
         case 'n': writers = cli_long(optarg, 1, MAX_WRITERS, "--writers", usage); break;
         case 'm': records = cli_long(optarg, 1, 10000, "--records", usage); break;
-        case 's':   /* above PIPE_BUF gets its own message: the reason matters */
+        case 's': /* above PIPE_BUF gets its own message: the reason matters */
             if (parse_size(optarg, 0, UINT64_MAX, &v) == 0 && v > PIPE_BUF)
-                die_usage(usage, "--size %s is above PIPE_BUF (%d): a larger write() is not "
-                          "atomic, records could interleave", optarg, PIPE_BUF);
+                die_usage(usage,
+                          "--size %s is above PIPE_BUF (%d): a larger write() is not "
+                          "atomic, records could interleave",
+                          optarg, PIPE_BUF);
             size = (size_t)cli_size(optarg, MIN_SIZE, PIPE_BUF, "--size", usage);
             break;
         case 'C': collector = optarg; break;

@@ -24,9 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "[--total SIZE] [--min SIZE] [--max SIZE] [--runs N]\n"
-    "    (defaults 64M, 4K, 1M, 1 run; sizes double from min to max)";
+static const char usage[] = "[--total SIZE] [--min SIZE] [--max SIZE] [--runs N]\n"
+                            "    (defaults 64M, 4K, 1M, 1 run; sizes double from min to max)";
 
 #define MAX_RUNS 15
 
@@ -35,7 +34,7 @@ static uint64_t pipe_max_size(void)
     long v;
 
     if (sysctl_long("fs/pipe-max-size", &v) == -1 || v <= 0)
-        return UINT64_MAX;      /* no /proc: let F_SETPIPE_SZ be the judge */
+        return UINT64_MAX; /* no /proc: let F_SETPIPE_SZ be the judge */
     return (uint64_t)v;
 }
 
@@ -100,7 +99,7 @@ static double median_at(uint64_t size, uint64_t total, int runs, size_t *granted
         *granted = (size_t)got;
         if (buf == NULL && (buf = malloc(*granted)) == NULL)
             die_errno("malloc");
-        memset(buf, 's', *granted);     /* touch the pages before the clock starts */
+        memset(buf, 's', *granted); /* touch the pages before the clock starts */
         samples[i] = transfer(buf, *granted, fds, total);
     }
     free(buf);
@@ -111,18 +110,15 @@ static double median_at(uint64_t size, uint64_t total, int runs, size_t *granted
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"total", required_argument, NULL, 't'},
-        {"min", required_argument, NULL, 'm'},
-        {"max", required_argument, NULL, 'M'},
-        {"runs", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"total", required_argument, NULL, 't'}, {"min", required_argument, NULL, 'm'},
+        {"max", required_argument, NULL, 'M'},   {"runs", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     uint64_t total = 64u << 20, min = 4096, max = 1u << 20, limit;
     uint64_t best_size = 0, best_ns = 0;
     int c, runs = 1;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "t:m:M:r:h", longopts, usage)) != -1) {
         if (c == 't')
             total = cli_size(optarg, 4096, 16ull << 30, "--total", usage);
@@ -134,9 +130,10 @@ int main(int argc, char *argv[])
             runs = (int)cli_long(optarg, 1, MAX_RUNS, "--runs", usage);
     }
     cli_no_operands(argc, argv, usage);
-    limit = pipe_max_size();    /* opens a file: only once the command line is parsed */
+    limit = pipe_max_size(); /* opens a file: only once the command line is parsed */
     if (min > max)
-        die_usage(usage, "--min (%s) is larger than --max (%s)", fmt_bytes(min).s, fmt_bytes(max).s);
+        die_usage(usage, "--min (%s) is larger than --max (%s)", fmt_bytes(min).s,
+                  fmt_bytes(max).s);
     if (max > limit) {
         printf("[sweep] --max %s is above /proc/sys/fs/pipe-max-size (%s): stopping there\n",
                fmt_bytes(max).s, fmt_bytes(limit).s);
@@ -145,7 +142,8 @@ int main(int argc, char *argv[])
             die_usage(usage, "--min (%s) is above /proc/sys/fs/pipe-max-size", fmt_bytes(min).s);
     }
     printf("[sweep] %s through a pipe at each size from %s to %s, in chunks of the pipe size,"
-           " median of %d run(s)\n", fmt_bytes(total).s, fmt_bytes(min).s, fmt_bytes(max).s, runs);
+           " median of %d run(s)\n",
+           fmt_bytes(total).s, fmt_bytes(min).s, fmt_bytes(max).s, runs);
 
     for (uint64_t size = min; size <= max; size *= 2) {
         size_t granted = 0;

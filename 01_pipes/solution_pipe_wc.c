@@ -23,12 +23,14 @@
 
 static const char usage[] = "[FILE|-]    (- reads standard input; no operand: a built-in sample)";
 
-static const char sample[] =
-    "A pipe is a one-way byte stream.\n"
-    "Its reader sees EOF only when\n"
-    "every write end is closed.\n";
+static const char sample[] = "A pipe is a one-way byte stream.\n"
+                             "Its reader sees EOF only when\n"
+                             "every write end is closed.\n";
 
-struct counts { uint64_t lines, words, bytes; };    /* the reply on pipe 2, in host order */
+/* The reply on pipe 2, in host order. */
+struct counts {
+    uint64_t lines, words, bytes;
+};
 
 /* Word state carries over from one read() to the next: a word may span two chunks. */
 static void count_chunk(struct counts *c, const char *buf, size_t n, bool *in_word)
@@ -64,7 +66,7 @@ static noreturn void run_child(int text_fd, int reply_fd)
     if (write_full(reply_fd, &c, sizeof c) == -1)
         die_errno("write to pipe 2");
     close(text_fd);
-    close(reply_fd);            /* the parent's read_full() sees the whole reply, then EOF */
+    close(reply_fd); /* the parent's read_full() sees the whole reply, then EOF */
     exit(0);
 }
 
@@ -76,7 +78,7 @@ static int64_t send_text(int in_fd, int text_fd)
     int64_t sent = 0;
     ssize_t n;
 
-    if (in_fd == -1) {          /* the built-in sample */
+    if (in_fd == -1) { /* the built-in sample */
         if (write_str(text_fd, sample) == -1)
             die_errno("write to pipe 1");
         return sizeof sample - 1;
@@ -97,7 +99,7 @@ int main(int argc, char *argv[])
     struct counts c;
     pid_t child;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while (cli_getopt(argc, argv, "h", longopts, usage) != -1)
         ;
     if (argc - optind > 1)
@@ -115,7 +117,7 @@ int main(int argc, char *argv[])
         die_errno("pipe");
     child = fork_or_die();
     if (child == 0) {
-        close(down[1]);         /* else the child is a writer of pipe 1 and never sees EOF */
+        close(down[1]); /* else the child is a writer of pipe 1 and never sees EOF */
         close(up[0]);
         if (in_fd > STDIN_FILENO)
             close(in_fd);
@@ -127,10 +129,10 @@ int main(int argc, char *argv[])
     printf("[parent] sending %s to the child through pipe 1\n", name);
     int64_t sent = send_text(in_fd, down[1]);
     int read_errno = errno;
-    close(down[1]);             /* EOF for the child: now it can answer */
+    close(down[1]); /* EOF for the child: now it can answer */
     if (in_fd > STDIN_FILENO)
         close(in_fd);
-    if (sent == -1) {           /* reap the child before dying: no orphan left behind */
+    if (sent == -1) { /* reap the child before dying: no orphan left behind */
         reap_child(child, "parent");
         close(up[0]);
         die_errnum(read_errno, "read %s", name);

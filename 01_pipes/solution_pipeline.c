@@ -11,7 +11,7 @@
  * Run: ./solution_pipeline                                   (demo)
  *      ./solution_pipeline printf 'b\na\nb\n' '|' sort '|' uniq -c; echo $?
  */
-#define _GNU_SOURCE                 /* pipe2() */
+#define _GNU_SOURCE /* pipe2() */
 #include "common.h"
 #include "proc.h"
 
@@ -79,10 +79,10 @@ static noreturn void run_stage(char **argv, int in_fd, int out_fd)
         die_errno("dup2 stdout");
     execvp(argv[0], argv);
     if (errno == EACCES && !command_exists(argv[0]))
-        errno = ENOENT;         /* only an unsearchable PATH directory said EACCES */
+        errno = ENOENT; /* only an unsearchable PATH directory said EACCES */
     exists = errno != ENOENT;
     warn_errno("%s", argv[0]);
-    close_range(STDERR_FILENO + 1, ~0U, 0);  /* what the exec would have closed */
+    close_range(STDERR_FILENO + 1, ~0U, 0); /* what the exec would have closed */
     _exit(exists ? 126 : 127);              /* sh: not executable / not found */
 }
 
@@ -133,7 +133,7 @@ static void start_stages(char **cmds[], pid_t *pids, int n, int out_fd)
             warn_errno("pipe");
             abandon(pids, i, in_fd);
         }
-        fflush(stdout);         /* or the child inherits unflushed output and prints it twice */
+        fflush(stdout); /* or the child inherits unflushed output and prints it twice */
         pids[i] = fork();
         if (pids[i] == -1) {
             warn_errno("fork");
@@ -217,7 +217,7 @@ int main(int argc, char *argv[])
     pid_t *pids;
     int n, status;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     /* '+': options end at the first command, so `sort -r` keeps its -r. */
     while (cli_getopt(argc, argv, "+h", longopts, usage) != -1)
         ;

@@ -36,7 +36,7 @@ static void splice_all(int from, int to, size_t len, const char *what)
     while (len > 0) {
         ssize_t n = splice(from, NULL, to, NULL, len, 0);
 
-        if (n == -1 && errno == EAGAIN) {       /* stdout was left O_NONBLOCK, and is full */
+        if (n == -1 && errno == EAGAIN) { /* stdout was left O_NONBLOCK, and is full */
             struct pollfd p = {.fd = to, .events = POLLOUT};
 
             if (poll(&p, 1, -1) == -1 && errno != EINTR)
@@ -67,7 +67,7 @@ static long tee_stream(int in, int out, int file, uint64_t *bytes)
     *bytes = 0;
     for (;;) {
         n = tee(in, spare[1], INT_MAX, 0);
-        if (n == -1 && errno == EAGAIN) {       /* stdin was left O_NONBLOCK */
+        if (n == -1 && errno == EAGAIN) { /* stdin was left O_NONBLOCK */
             struct pollfd p = {.fd = in, .events = POLLIN};
 
             if (poll(&p, 1, -1) == -1 && errno != EINTR)
@@ -79,9 +79,9 @@ static long tee_stream(int in, int out, int file, uint64_t *bytes)
         if (n == -1)
             die_errno("tee");
         if (n == 0)
-            break;                              /* EOF: no writer left, pipe empty */
+            break; /* EOF: no writer left, pipe empty */
         splice_all(spare[0], out, (size_t)n, "standard output");
-        splice_all(in, file, (size_t)n, "the file");    /* consumes what tee() saw */
+        splice_all(in, file, (size_t)n, "the file"); /* consumes what tee() saw */
         *bytes += (uint64_t)n;
         rounds++;
     }
@@ -110,7 +110,7 @@ static void run_filter(const char *path)
     if (!S_ISFIFO(st.st_mode))
         die("standard input must be a pipe");
     flags = fcntl(STDOUT_FILENO, F_GETFL);
-    if (flags != -1 && (flags & O_APPEND))              /* splice(2) refuses it with EINVAL */
+    if (flags != -1 && (flags & O_APPEND)) /* splice(2) refuses it with EINVAL */
         die("standard output is open for appending (>>), which splice(2) cannot write to");
     file = open_output(path, 0);
     tee_stream(STDIN_FILENO, STDOUT_FILENO, file, &bytes);
@@ -132,7 +132,7 @@ static size_t demo_text(char **text)
     return len;
 }
 
-static int demo_fds[5];                 /* both pipes and the file: a child keeps one */
+static int demo_fds[5]; /* both pipes and the file: a child keeps one */
 
 static pid_t spawn(int (*body)(int, const char *, size_t), int keep, const char *text, size_t len)
 {
@@ -152,7 +152,8 @@ static int producer(int fd, const char *text, size_t len)
 {
     if (write_full(fd, text, len) == -1)
         die_errno("write to pipe");
-    printf("[producer] wrote %zu bytes (%d lines) into the pipe that is the tee's stdin\n", len, DEMO_LINES);
+    printf("[producer] wrote %zu bytes (%d lines) into the pipe that is the tee's stdin\n", len,
+           DEMO_LINES);
     close(fd);
     return 0;
 }
@@ -165,11 +166,12 @@ static int consumer(int fd, const char *text, size_t len)
 
     if (got == NULL)
         die_errno("malloc");
-    n = read_full(fd, got, len + 1);    /* one byte more: catch any excess */
+    n = read_full(fd, got, len + 1); /* one byte more: catch any excess */
     if (n == -1)
         die_errno("read from pipe");
     same = (size_t)n == len && memcmp(got, text, len) == 0;
-    printf("[consumer] stdout copy: %zd bytes, %s\n", n, same ? "identical to what the producer sent" : "DIFFERENT");
+    printf("[consumer] stdout copy: %zd bytes, %s\n", n,
+           same ? "identical to what the producer sent" : "DIFFERENT");
     free(got);
     close(fd);
     return same ? 0 : 1;
@@ -203,7 +205,7 @@ static void run_demo(void)
 
     make_temp_dir(dir, sizeof dir, "solution_splice_tee");
     snprintf(path, sizeof path, "%s/copy.%d", dir, (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the file */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the file */
     file = open_output(path, O_EXCL);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
@@ -214,18 +216,21 @@ static void run_demo(void)
     printf("[tee] producer | tee_stream(FILE=%s) | consumer\n", path);
     prod = spawn(producer, in[1], text, len);
     cons = spawn(consumer, out[0], text, len);
-    close(in[1]);                       /* only the producer writes: its exit is our EOF */
+    close(in[1]); /* only the producer writes: its exit is our EOF */
     close(out[0]);
     rounds = tee_stream(in[0], out[1], file, &bytes);
-    close(out[1]);                      /* the consumer's EOF */
+    close(out[1]); /* the consumer's EOF */
     close(in[0]);
     close(file);
-    printf("[tee] EOF after %" PRIu64 " bytes in %ld rounds of tee() + 2 splice(): no read() or write()"
-           " touched the data\n", bytes, rounds);
+    printf("[tee] EOF after %" PRIu64
+           " bytes in %ld rounds of tee() + 2 splice(): no read() or write()"
+           " touched the data\n",
+           bytes, rounds);
     failed = reap_child(prod, "tee") != 0;
     failed |= reap_child(cons, "tee") != 0;
     same = file_matches(path, text, len);
-    printf("[tee] file copy: %zu bytes, %s\n", len, same ? "identical to what the producer sent" : "DIFFERENT");
+    printf("[tee] file copy: %zu bytes, %s\n", len,
+           same ? "identical to what the producer sent" : "DIFFERENT");
     free(text);
     if (failed || !same)
         die("the demo failed: a copy differs or a child failed");
@@ -238,7 +243,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while (cli_getopt(argc, argv, "h", longopts, usage) != -1)
         ;
     if (argc - optind > 1)

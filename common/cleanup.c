@@ -25,9 +25,9 @@ enum kind { FREE, UNLINK, RMDIR, MQ, SYSV_SHM, SYSV_MSG, SYSV_SEM };
 
 struct entry {
     enum kind kind;
-    pid_t owner;                /* only this process removes the object */
-    int id;                     /* System V identifier */
-    char path[240];             /* unlink/rmdir path, or the mq name */
+    pid_t owner;    /* only this process removes the object */
+    int id;         /* System V identifier */
+    char path[240]; /* unlink/rmdir path, or the mq name */
 };
 
 #define MAX_ENTRIES 32
@@ -55,7 +55,7 @@ void cleanup_run(void)
     int saved = errno;
     pid_t self = getpid();
 
-    for (int i = MAX_ENTRIES - 1; i >= 0; i--)      /* newest first: files before their dir */
+    for (int i = MAX_ENTRIES - 1; i >= 0; i--) /* newest first: files before their dir */
         if (entries[i].kind != FREE && entries[i].owner == self)
             remove_entry(&entries[i]);
     errno = saved;
@@ -105,19 +105,37 @@ static int add(enum kind kind, const char *prefix, const char *name, int id)
         }
         e->owner = getpid();
         e->id = id;
-        e->kind = kind;         /* last: a signal now sees a complete entry */
+        e->kind = kind; /* last: a signal now sees a complete entry */
         return i;
     }
     errno = ENOSPC;
     return -1;
 }
 
-int cleanup_add_path(const char *path) { return add(UNLINK, "", path, -1); }
-int cleanup_add_dir(const char *path) { return add(RMDIR, "", path, -1); }
-int cleanup_add_mq(const char *name) { return add(MQ, "", name, -1); }
-int cleanup_add_sysv_shm(int shmid) { return add(SYSV_SHM, NULL, NULL, shmid); }
-int cleanup_add_sysv_msg(int msqid) { return add(SYSV_MSG, NULL, NULL, msqid); }
-int cleanup_add_sysv_sem(int semid) { return add(SYSV_SEM, NULL, NULL, semid); }
+int cleanup_add_path(const char *path)
+{
+    return add(UNLINK, "", path, -1);
+}
+int cleanup_add_dir(const char *path)
+{
+    return add(RMDIR, "", path, -1);
+}
+int cleanup_add_mq(const char *name)
+{
+    return add(MQ, "", name, -1);
+}
+int cleanup_add_sysv_shm(int shmid)
+{
+    return add(SYSV_SHM, NULL, NULL, shmid);
+}
+int cleanup_add_sysv_msg(int msqid)
+{
+    return add(SYSV_MSG, NULL, NULL, msqid);
+}
+int cleanup_add_sysv_sem(int semid)
+{
+    return add(SYSV_SEM, NULL, NULL, semid);
+}
 
 /* POSIX names start with '/'; the file in /dev/shm drops it. */
 int cleanup_add_shm(const char *name)

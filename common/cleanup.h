@@ -16,16 +16,16 @@
  * objects alone.  Each function returns a slot for cleanup_forget(), which
  * a program calls after it has removed the object itself, or -1 with
  * errno = ENOSPC/ENAMETOOLONG. */
-int cleanup_add_path(const char *path);        /* unlink(): file, FIFO, socket */
-int cleanup_add_dir(const char *path);         /* rmdir(): remove its entries first */
-int cleanup_add_shm(const char *name);         /* POSIX shm name, "/name" */
-int cleanup_add_sem(const char *name);         /* POSIX named semaphore */
-int cleanup_add_mq(const char *name);          /* POSIX message queue */
+int cleanup_add_path(const char *path); /* unlink(): file, FIFO, socket */
+int cleanup_add_dir(const char *path);  /* rmdir(): remove its entries first */
+int cleanup_add_shm(const char *name);  /* POSIX shm name, "/name" */
+int cleanup_add_sem(const char *name);  /* POSIX named semaphore */
+int cleanup_add_mq(const char *name);   /* POSIX message queue */
 int cleanup_add_sysv_shm(int shmid);
 int cleanup_add_sysv_msg(int msqid);
 int cleanup_add_sysv_sem(int semid);
-void cleanup_forget(int slot);                 /* a slot out of range is ignored */
-void cleanup_run(void);                        /* remove everything now (async-signal-safe) */
+void cleanup_forget(int slot); /* a slot out of range is ignored */
+void cleanup_run(void);        /* remove everything now (async-signal-safe) */
 
 /* A stop signal that arrives between creating an object and registering it
  * would leave the object behind: hold the stop signals (the four above)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static pid_t started_pid;       /* the process that parsed the command line */
+static pid_t started_pid; /* the process that parsed the command line */
 
 /* Why writing to stdout failed, 0 if it did not, -1 if the reason is lost.
  * A failed write() makes glibc drop the buffered text and keep only the
@@ -28,10 +28,10 @@ static int stdout_error(void)
         return errno;
     if (!ferror(stdout))
         return 0;
-    if (write(STDOUT_FILENO, "", 0) == -1)     /* /dev/full, a read-only descriptor */
+    if (write(STDOUT_FILENO, "", 0) == -1) /* /dev/full, a read-only descriptor */
         return errno;
     if (poll(&out, 1, 0) == 1 && (out.revents & POLLERR))
-        return EPIPE;                           /* a pipe whose reader has gone */
+        return EPIPE; /* a pipe whose reader has gone */
     return -1;
 }
 
@@ -101,8 +101,8 @@ noreturn void show_help(const char *usage)
     exit(0);
 }
 
-int cli_getopt(int argc, char *argv[], const char *shortopts,
-               const struct option *longopts, const char *usage)
+int cli_getopt(int argc, char *argv[], const char *shortopts, const struct option *longopts,
+               const char *usage)
 {
     const char *name;
     char optstring[64];
@@ -119,18 +119,15 @@ int cli_getopt(int argc, char *argv[], const char *shortopts,
     opterr = 0;
     c = getopt_long(argc, argv, optstring, longopts, NULL);
     switch (c) {
-    case 'h':
-        show_help(usage);
-    case ':':
-        die_usage(usage, "option '%s' needs a value", argv[optind - 1]);
-    case '?':   /* optopt: an unknown short option, or a long one given a value */
+    case 'h': show_help(usage);
+    case ':': die_usage(usage, "option '%s' needs a value", argv[optind - 1]);
+    case '?': /* optopt: an unknown short option, or a long one given a value */
         if (optopt != 0 && (name = valueless_long(argv[optind - 1], longopts, optopt)) != NULL)
             die_usage(usage, "option '--%s' doesn't allow an argument", name);
         if (optopt != 0)
             die_usage(usage, "unknown option '-%c'", optopt);
         die_usage(usage, "unknown option '%s'", argv[optind - 1]);
-    default:
-        return c;
+    default: return c;
     }
 }
 
@@ -175,8 +172,8 @@ int parse_long(const char *s, long min, long max, long *out)
     long v;
 
     /* strtol would accept " 12", "+12" and "", and stop quietly at "12abc". */
-    if (s == NULL || !(isdigit((unsigned char)s[0]) ||
-                       (s[0] == '-' && isdigit((unsigned char)s[1])))) {
+    if (s == NULL ||
+        !(isdigit((unsigned char)s[0]) || (s[0] == '-' && isdigit((unsigned char)s[1])))) {
         errno = EINVAL;
         return -1;
     }
@@ -220,7 +217,7 @@ int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     uint64_t mult;
     char *end;
 
-    if (s == NULL || !isdigit((unsigned char)s[0])) {   /* rejects "-1", "" */
+    if (s == NULL || !isdigit((unsigned char)s[0])) { /* rejects "-1", "" */
         errno = EINVAL;
         return -1;
     }
@@ -248,13 +245,12 @@ long cli_long(const char *s, long min, long max, const char *what, const char *u
     return v;
 }
 
-uint64_t cli_size(const char *s, uint64_t min, uint64_t max, const char *what,
-                  const char *usage)
+uint64_t cli_size(const char *s, uint64_t min, uint64_t max, const char *what, const char *usage)
 {
     uint64_t v;
 
     if (parse_size(s, min, max, &v) == -1)
-        die_usage(usage, "%s must be a size from %s to %s (suffix K, M, G), not '%s'",
-                  what, fmt_bytes(min).s, fmt_bytes(max).s, s);
+        die_usage(usage, "%s must be a size from %s to %s (suffix K, M, G), not '%s'", what,
+                  fmt_bytes(min).s, fmt_bytes(max).s, s);
     return v;
 }

@@ -15,14 +15,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>              /* programs narrate with printf() */
+#include <stdio.h> /* programs narrate with printf() */
 #include <stdnoreturn.h>
 #include <sys/types.h>
 
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 
 /* Short text returned by value, usable inline: printf("%s", fmt_bytes(n).s). */
-struct human { char s[40]; };
+struct human {
+    char s[40];
+};
 
 /* ---- errors.c: one error idiom ------------------------------------------
  * Messages go to stderr as "prog: message" (prog is the program's base
@@ -30,12 +32,14 @@ struct human { char s[40]; };
  * 2 for a command-line (usage) error.  die*() run exit(), so atexit
  * handlers, including the cleanup registry of cleanup.h, still run.
  */
-const char *prog_name(void);                                      /* basename of argv[0] */
-noreturn void die_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);  /* "...: strerror(errno)", exit 1 */
-noreturn void die_errnum(int errnum, const char *fmt, ...) PRINTF_LIKE(2, 3); /* for pthread_* style codes */
-noreturn void die(const char *fmt, ...) PRINTF_LIKE(1, 2);        /* no errno, exit 1 */
-void warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);          /* like die_errno, returns */
-void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);            /* like die, returns */
+const char *prog_name(void); /* basename of argv[0] */
+noreturn void die_errno(const char *fmt, ...)
+    PRINTF_LIKE(1, 2); /* "...: strerror(errno)", exit 1 */
+noreturn void die_errnum(int errnum, const char *fmt, ...)
+    PRINTF_LIKE(2, 3);                                     /* for pthread_* style codes */
+noreturn void die(const char *fmt, ...) PRINTF_LIKE(1, 2); /* no errno, exit 1 */
+void warn_errno(const char *fmt, ...) PRINTF_LIKE(1, 2);   /* like die_errno, returns */
+void warn_msg(const char *fmt, ...) PRINTF_LIKE(1, 2);     /* like die, returns */
 
 /* ---- cli.c: the command line ---------------------------------------------
  * `usage` is the part after the program name, e.g. "[--fixed]".
@@ -64,8 +68,8 @@ noreturn void show_help(const char *usage);
  * die_usage(), naming the option as it was typed.  Returns the option
  * character, or -1 when options end.  Pass a `longopts` that includes
  * {"help", no_argument, NULL, 'h'}. */
-int cli_getopt(int argc, char *argv[], const char *shortopts,
-               const struct option *longopts, const char *usage);
+int cli_getopt(int argc, char *argv[], const char *shortopts, const struct option *longopts,
+               const char *usage);
 /* die_usage() if any operand is left after the options. */
 void cli_no_operands(int argc, char *argv[], const char *usage);
 /* The whole command line of a program that takes no options: [-h|--help]. */
@@ -85,7 +89,6 @@ int parse_long(const char *s, long min, long max, long *out);
 int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* The same, returning the value or dying with a usage error that names `what`. */
 long cli_long(const char *s, long min, long max, const char *what, const char *usage);
-uint64_t cli_size(const char *s, uint64_t min, uint64_t max, const char *what,
-                  const char *usage);
+uint64_t cli_size(const char *s, uint64_t min, uint64_t max, const char *what, const char *usage);
 
 #endif

@@ -10,7 +10,7 @@
 
 const char *prog_name(void)
 {
-    return program_invocation_short_name;   /* glibc: basename of argv[0] */
+    return program_invocation_short_name; /* glibc: basename of argv[0] */
 }
 
 /* Builds the whole message first so it reaches stderr in one write and
@@ -27,7 +27,7 @@ static void report(int errnum, const char *fmt, va_list ap)
     if ((size_t)len >= sizeof msg - 1)
         len = (int)sizeof msg - 2;
     msg[len] = '\n';
-    fflush(stdout);             /* keep the narration before the error */
+    fflush(stdout); /* keep the narration before the error */
     (void)write_full(2, msg, (size_t)len + 1);
 }
 

@@ -17,7 +17,7 @@ ssize_t read_full(int fd, void *buf, size_t n)
         ssize_t r = read(fd, (char *)buf + done, n - done);
 
         if (r == 0)
-            break;                      /* EOF: report the short count */
+            break; /* EOF: report the short count */
         if (r == -1) {
             if (errno == EINTR)
                 continue;

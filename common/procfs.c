@@ -63,11 +63,11 @@ int proc_fd_flags(pid_t pid, int fd)
     snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)pid, fd);
     if (read_text(path, text, sizeof text) == -1)
         return -1;
-    if ((flags = strstr(text, "\nflags:")) == NULL) {     /* "pos:" comes first */
+    if ((flags = strstr(text, "\nflags:")) == NULL) { /* "pos:" comes first */
         errno = EINVAL;
         return -1;
     }
-    return (int)strtol(flags + 7, NULL, 8);     /* octal, as the kernel prints it */
+    return (int)strtol(flags + 7, NULL, 8); /* octal, as the kernel prints it */
 }
 
 int sysctl_long(const char *name, long *value)

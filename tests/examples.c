@@ -40,19 +40,19 @@ enum verdict { PENDING, PASSED, FAILED, SKIPPED };
 struct job {
     size_t prog;
     struct expectation *exp;
-    size_t index;               /* of the case in exp */
-    bool narrated;              /* the contract's demo checks apply */
-    bool keep_output;           /* a pitfall's run: its stdout is needed afterwards */
+    size_t index;     /* of the case in exp */
+    bool narrated;    /* the contract's demo checks apply */
+    bool keep_output; /* a pitfall's run: its stdout is needed afterwards */
     enum verdict verdict;
-    char *name;                 /* "01_pipes/basic_pipe_fork: (no arguments)" */
-    char *why;                  /* FAILED: the reasons; SKIPPED: the requirement */
+    char *name; /* "01_pipes/basic_pipe_fork: (no arguments)" */
+    char *why;  /* FAILED: the reasons; SKIPPED: the requirement */
     char *stdout_kept;
     pid_t runner;
 };
 
 static struct job *jobs;
 static size_t njobs;
-static struct expectation *expectations;       /* one per program */
+static struct expectation *expectations; /* one per program */
 
 static struct job *new_job(size_t prog, const char *label)
 {
@@ -103,10 +103,10 @@ static bool have_ipv6_loopback(void)
 static bool have_capability(const char *name)
 {
     static const char *const caps[] = {
-        [0] = "CAP_CHOWN", [1] = "CAP_DAC_OVERRIDE", [5] = "CAP_KILL", [12] = "CAP_NET_ADMIN",
-        [13] = "CAP_NET_RAW", [14] = "CAP_IPC_LOCK", [15] = "CAP_IPC_OWNER",
-        [19] = "CAP_SYS_PTRACE", [21] = "CAP_SYS_ADMIN", [23] = "CAP_SYS_NICE",
-        [24] = "CAP_SYS_RESOURCE",
+        [0] = "CAP_CHOWN",      [1] = "CAP_DAC_OVERRIDE",  [5] = "CAP_KILL",
+        [12] = "CAP_NET_ADMIN", [13] = "CAP_NET_RAW",      [14] = "CAP_IPC_LOCK",
+        [15] = "CAP_IPC_OWNER", [19] = "CAP_SYS_PTRACE",   [21] = "CAP_SYS_ADMIN",
+        [23] = "CAP_SYS_NICE",  [24] = "CAP_SYS_RESOURCE",
     };
     char line[256];
     unsigned long long eff = 0;
@@ -189,7 +189,8 @@ static bool is_pitfall(const struct program *prog)
 /* The contract's cases, added unless the expectation already has them. */
 static void add_contract_cases(const struct program *prog, struct expectation *exp)
 {
-    char *help[] = {"-h", NULL}, *bogus[] = {"--no-such-option", NULL}, *fixed[] = {"--fixed", NULL};
+    char *help[] = {"-h", NULL}, *bogus[] = {"--no-such-option", NULL},
+         *fixed[] = {"--fixed", NULL};
     char name_re[200];
     struct expect_case *c;
 
@@ -252,7 +253,7 @@ static void plan_program(size_t p)
 
 /* ---- running a case: the runner process ------------------------------------------ */
 
-static pid_t scheduler;          /* case folders carry its pid: runs never share one */
+static pid_t scheduler; /* case folders carry its pid: runs never share one */
 
 static void case_dir_of(size_t job, char *buf, size_t size)
 {
@@ -315,7 +316,7 @@ static void hold_machine_lock(void)
     int lock = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     if (lock >= 0)
-        flock(lock, LOCK_EX);   /* released when the runner exits */
+        flock(lock, LOCK_EX); /* released when the runner exits */
 }
 
 static void run_job(size_t n)
@@ -471,7 +472,7 @@ static void judge_symptoms(void)
         if (broken == NULL || fixed == NULL || broken->stdout_kept == NULL ||
             fixed->stdout_kept == NULL)
             continue;
-        broken_out = broken->stdout_kept;       /* new_job() below moves the jobs */
+        broken_out = broken->stdout_kept; /* new_job() below moves the jobs */
         fixed_out = fixed->stdout_kept;
         for (size_t i = 0; i < exp->nsymptoms; i++) {
             const struct pattern *s = &exp->symptoms[i];
@@ -488,8 +489,9 @@ static void judge_symptoms(void)
                 printf("  ok   %s\n", j->name);
             } else {
                 j->verdict = FAILED;
-                append(&j->why, "%s", !in_broken ? "it does not show in the broken run"
-                                                 : "it still shows with --fixed");
+                append(&j->why, "%s",
+                       !in_broken ? "it does not show in the broken run"
+                                  : "it still shows with --fixed");
                 printf("  FAIL %s: %s\n", j->name, j->why);
             }
         }
@@ -498,7 +500,7 @@ static void judge_symptoms(void)
 
 /* ---- Check: one test per case ------------------------------------------------------------- */
 
-static size_t *checked;         /* the jobs that became tests: all but the skipped */
+static size_t *checked; /* the jobs that became tests: all but the skipped */
 
 START_TEST(case_verdict)
 {
@@ -579,8 +581,8 @@ static void add_program(const char *dir, const char *file)
     snprintf(p->name, sizeof p->name, "%.*s", (int)(strlen(file) - 2), file);
     if (opt.bin == NULL)
         snprintf(p->bin, sizeof p->bin, "%s/%s", dir, p->name);
-    else if (realpath(opt.bin, p->bin) == NULL)     /* programs run in their own directory */
-        snprintf(p->bin, sizeof p->bin, "%s", opt.bin);     /* reported missing later */
+    else if (realpath(opt.bin, p->bin) == NULL)         /* programs run in their own directory */
+        snprintf(p->bin, sizeof p->bin, "%s", opt.bin); /* reported missing later */
 }
 
 static void find_programs(const char *chapter_dir)
@@ -607,7 +609,8 @@ static void find_programs(const char *chapter_dir)
     names_free(&files);
 }
 
-/* ---- setting up -------------------------------------------------------------------------------- */
+/* ---- setting up --------------------------------------------------------------------------------
+ */
 
 static void setup_paths(void)
 {
@@ -623,11 +626,11 @@ static void setup_paths(void)
         fprintf(stderr, "examples: %s: the collection's path is too long for the harness\n", exe);
         exit(1);
     }
-    *strrchr(exe, '/') = '\0';                  /* .../tests */
+    *strrchr(exe, '/') = '\0'; /* .../tests */
     memcpy(opt.work, exe, strlen(exe));
     memcpy(opt.work + strlen(exe), "/.work", sizeof "/.work");
     mkdir(opt.work, 0700);
-    *strrchr(exe, '/') = '\0';                  /* the collection's top */
+    *strrchr(exe, '/') = '\0'; /* the collection's top */
     memcpy(opt.top, exe, strlen(exe) + 1);
 }
 
@@ -641,7 +644,9 @@ static void choose_isolation(void)
     }
     printf("examples: note: %s: cases run one at a time and leftovers are compared "
            "machine-wide; nothing is removed that the case did not create\n",
-           opt.no_namespaces ? "--no-namespaces" : why[0] != '\0' ? why : "namespaces refused");
+           opt.no_namespaces ? "--no-namespaces"
+           : why[0] != '\0'  ? why
+                             : "namespaces refused");
     opt.jobs = 1;
     fallback_find_mqueue();
 }
@@ -697,8 +702,11 @@ int main(int argc, char *argv[])
     for (int i = parse_options(argc, argv); i < argc; i++)
         find_programs(argv[i]);
     if (nprograms == 0) {
-        fprintf(stderr, "examples: no program found%s%s\n", opt.only || opt.exercise ? " named " : "",
-                opt.exercise ? opt.exercise : opt.only ? opt.only : "");
+        fprintf(stderr, "examples: no program found%s%s\n",
+                opt.only || opt.exercise ? " named " : "",
+                opt.exercise ? opt.exercise
+                : opt.only   ? opt.only
+                             : "");
         return 2;
     }
     scheduler = getpid();

@@ -15,7 +15,7 @@
 
 #define DEFAULT_TIMEOUT_S 10.0
 #define MAX_COPIES 8
-#define MAX_DATA_BYTES (256u << 20)     /* generated input: far above any pipe, below RAM */
+#define MAX_DATA_BYTES (256u << 20) /* generated input: far above any pipe, below RAM */
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -46,8 +46,8 @@ static void *grow(void *arrayp, size_t *count, size_t size)
     return elem;
 }
 
-struct expect_case *expect_add_case(struct expectation *exp, const char *label,
-                                    char *const argv[], int exit_status)
+struct expect_case *expect_add_case(struct expectation *exp, const char *label, char *const argv[],
+                                    int exit_status)
 {
     struct expect_case *c = grow(&exp->cases, &exp->ncases, sizeof *c);
     size_t n = 0;
@@ -195,9 +195,18 @@ static int parse_count(const char *s, uint64_t max, uint64_t *out)
     if (errno != 0)
         return -1;
     switch (toupper((unsigned char)*end)) {
-    case 'K': v <<= 10; end++; break;
-    case 'M': v <<= 20; end++; break;
-    case 'G': v <<= 30; end++; break;
+    case 'K':
+        v <<= 10;
+        end++;
+        break;
+    case 'M':
+        v <<= 20;
+        end++;
+        break;
+    case 'G':
+        v <<= 30;
+        end++;
+        break;
     default: break;
     }
     if (*end != '\0' || v > max)
@@ -380,7 +389,9 @@ static void describe_text(const char *s, size_t len, char *buf, size_t size)
         }
         if (ch == '\n' || ch == '\t' || ch == '\\')
             used += (size_t)snprintf(buf + used, size - used, "\\%c",
-                                     ch == '\n' ? 'n' : ch == '\t' ? 't' : '\\');
+                                     ch == '\n'   ? 'n'
+                                     : ch == '\t' ? 't'
+                                                  : '\\');
         else if (ch < 0x20 || ch >= 0x7f)
             used += (size_t)snprintf(buf + used, size - used, "\\x%02x", ch);
         else
@@ -408,9 +419,7 @@ static void describe_piece(const struct piece *p, char *buf, size_t size)
     case PIECE_PATTERN:
         snprintf(buf + used, size - used, "%llu pattern bytes", (unsigned long long)p->count);
         break;
-    case PIECE_FILE:
-        snprintf(buf + used, size - used, "file %s", p->bytes);
-        break;
+    case PIECE_FILE: snprintf(buf + used, size - used, "file %s", p->bytes); break;
     }
 }
 
@@ -652,8 +661,9 @@ static int do_signal(struct parse *ps, char *value)
         s.on_output = true;
         s.source = xstrdup(value);
     } else {
-        return refuse(ps->why, ps->whysize, "expected 'NAME [group] after MS' or "
-                                            "'NAME [group] on REGEX'");
+        return refuse(ps->why, ps->whysize,
+                      "expected 'NAME [group] after MS' or "
+                      "'NAME [group] on REGEX'");
     }
     *(struct signal_spec *)grow(&ps->cur->signals, &ps->cur->nsignals, sizeof s) = s;
     return 0;
@@ -702,7 +712,7 @@ static int do_syscall(struct parse *ps, char *value, bool never)
         } else if (strncmp(w, "args~", 5) == 0) {
             char *rest = w + 5;
 
-            if (*value != '\0')         /* the rest of the line is the regex */
+            if (*value != '\0') /* the rest of the line is the regex */
                 rest[strlen(rest)] = ' ';
             if (s.has_args_re || compile_re(&s.args_re, rest) == -1)
                 break;
@@ -720,8 +730,10 @@ static int do_syscall(struct parse *ps, char *value, bool never)
                 regfree(&s.args_re);
             free(s.name);
             free(s.text);
-            return refuse(ps->why, ps->whysize, "cannot read '%s' (fd~REGEX, >=N, ==N, <=N, "
-                                                "ret==N, ret<=N, args~REGEX)", w);
+            return refuse(ps->why, ps->whysize,
+                          "cannot read '%s' (fd~REGEX, >=N, ==N, <=N, "
+                          "ret==N, ret<=N, args~REGEX)",
+                          w);
         }
     }
     *(struct syscall_check *)grow(&ps->cur->syscalls, &ps->cur->nsyscalls, sizeof s) = s;
@@ -730,8 +742,8 @@ static int do_syscall(struct parse *ps, char *value, bool never)
 
 static int do_requires(struct parse *ps, char *value)
 {
-    static const char *const known[] = {"mqueue", "cpus", "ipv6", "command", "cap", "root",
-                                        "user", "strace"};
+    static const char *const known[] = {"mqueue", "cpus", "ipv6", "command",
+                                        "cap",    "root", "user", "strace"};
     size_t len = strcspn(value, " ");
 
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
@@ -741,8 +753,10 @@ static int do_requires(struct parse *ps, char *value)
             *slot = xstrdup(value);
             return 0;
         }
-    return refuse(ps->why, ps->whysize, "unknown requirement '%s' (mqueue, cpus N, ipv6, "
-                                        "command NAME, cap NAME, root, user, strace)", value);
+    return refuse(ps->why, ps->whysize,
+                  "unknown requirement '%s' (mqueue, cpus N, ipv6, "
+                  "command NAME, cap NAME, root, user, strace)",
+                  value);
 }
 
 static int do_symptom(struct parse *ps, char *value)
@@ -789,9 +803,15 @@ static int do_simple(struct parse *ps, const char *key, char *value)
 /* One "key: value" line applied to the current case. */
 static int apply(struct parse *ps, const char *key, char *value)
 {
-    static const struct { const char *key; enum stream s; bool neg; } kinds[] = {
-        {"out", STDOUT_STREAM, false}, {"no-out", STDOUT_STREAM, true},
-        {"err", STDERR_STREAM, false}, {"no-err", STDERR_STREAM, true},
+    static const struct {
+        const char *key;
+        enum stream s;
+        bool neg;
+    } kinds[] = {
+        {"out", STDOUT_STREAM, false},
+        {"no-out", STDOUT_STREAM, true},
+        {"err", STDERR_STREAM, false},
+        {"no-err", STDERR_STREAM, true},
     };
     enum stream s = strncmp(key, "err", 3) == 0 ? STDERR_STREAM : STDOUT_STREAM;
 

@@ -25,7 +25,7 @@ enum stream { STDOUT_STREAM, STDERR_STREAM };
 struct pattern {
     enum stream stream;
     bool negated;
-    long count;                 /* -1 unless a *-count: directive */
+    long count; /* -1 unless a *-count: directive */
     char *source;
     regex_t re;
 };
@@ -37,9 +37,9 @@ enum piece_kind { PIECE_TEXT, PIECE_FILE, PIECE_PATTERN, PIECE_LINES };
 
 struct piece {
     enum piece_kind kind;
-    char *bytes;                /* TEXT: the bytes; LINES: the line with its '\n'; FILE: path */
-    size_t len;                 /* of bytes */
-    uint64_t count;             /* PATTERN: bytes; LINES: repetitions */
+    char *bytes;    /* TEXT: the bytes; LINES: the line with its '\n'; FILE: path */
+    size_t len;     /* of bytes */
+    uint64_t count; /* PATTERN: bytes; LINES: repetitions */
 };
 
 struct data {
@@ -53,7 +53,7 @@ enum given_kind { GIVEN_FILE, GIVEN_FIFO, GIVEN_DIR };
 struct given {
     char *name;
     enum given_kind kind;
-    struct data content;        /* GIVEN_FILE */
+    struct data content; /* GIVEN_FILE */
     mode_t mode;
 };
 
@@ -62,12 +62,12 @@ struct given {
  * leftover. */
 struct file_check {
     char *name;
-    bool absent;                /* must not exist */
+    bool absent; /* must not exist */
     bool same_as_stdin;
-    char *same_as;              /* a file of the chapter folder, or NULL */
-    int64_t size;               /* -1: not checked */
-    int mode;                   /* permission bits, -1: not checked */
-    char type;                  /* 'f' regular, 'p' FIFO, 'd' directory, 0: not checked */
+    char *same_as; /* a file of the chapter folder, or NULL */
+    int64_t size;  /* -1: not checked */
+    int mode;      /* permission bits, -1: not checked */
+    char type;     /* 'f' regular, 'p' FIFO, 'd' directory, 0: not checked */
     int line;
 };
 
@@ -79,44 +79,44 @@ struct signal_spec {
     unsigned after_ms;
     bool on_output;
     char *source;
-    regex_t re;                 /* with on_output */
+    regex_t re; /* with on_output */
 };
 
 /* syscall:/no-syscall: an assertion on the calls strace -f records. */
 enum count_op { AT_LEAST, EXACTLY, AT_MOST };
 
 struct syscall_check {
-    char *name;                 /* "write" */
-    char *text;                 /* the directive as written, for reports */
+    char *name; /* "write" */
+    char *text; /* the directive as written, for reports */
     bool has_fd_re, has_args_re;
-    regex_t fd_re;              /* matches the first argument as strace -y shows it */
-    regex_t args_re;            /* matches the whole argument text */
+    regex_t fd_re;   /* matches the first argument as strace -y shows it */
+    regex_t args_re; /* matches the whole argument text */
     enum count_op op;
     long count;
     bool has_ret;
     enum count_op ret_op;
-    long ret;                   /* every selected call returned this (or at most this) */
+    long ret; /* every selected call returned this (or at most this) */
     int line;
 };
 
 struct expect_case {
-    char *label;                /* the name of the case in reports */
-    char **argv;                /* arguments only, NULL-terminated */
-    char **light_argv;          /* light-args: appended under valgrind and sanitizers */
-    bool has_stdin;             /* false: stdin is /dev/null */
+    char *label;       /* the name of the case in reports */
+    char **argv;       /* arguments only, NULL-terminated */
+    char **light_argv; /* light-args: appended under valgrind and sanitizers */
+    bool has_stdin;    /* false: stdin is /dev/null */
     struct data stdin_data;
-    unsigned pace_bytes, pace_ms;       /* stdin-pace: */
-    bool stdout_pipe;                   /* stdout-slow: (a pipe, drained slowly) */
+    unsigned pace_bytes, pace_ms; /* stdin-pace: */
+    bool stdout_pipe;             /* stdout-slow: (a pipe, drained slowly) */
     unsigned slow_bytes, slow_ms;
     bool exit_by_signal;
-    int exit_status;            /* or the signal number, with exit_by_signal */
+    int exit_status; /* or the signal number, with exit_by_signal */
     double timeout_s;
     struct pattern *patterns;
     size_t npatterns;
-    char *exact[2];             /* out-exact:/err-exact: the whole stream, or NULL */
+    char *exact[2]; /* out-exact:/err-exact: the whole stream, or NULL */
     size_t exact_len[2];
-    bool same_as_stdin[2];      /* out-same: stdin */
-    char *same_as[2];           /* out-same: FILE */
+    bool same_as_stdin[2]; /* out-same: stdin */
+    char *same_as[2];      /* out-same: FILE */
     struct given *givens;
     size_t ngivens;
     struct file_check *files;
@@ -125,18 +125,18 @@ struct expect_case {
     size_t nsignals;
     struct syscall_check *syscalls;
     size_t nsyscalls;
-    char **requires;            /* each "what [argument]" */
+    char **requires; /* each "what [argument]" */
     size_t nrequires;
-    char *hint;                 /* shown with a failure: what to look at */
-    unsigned copies;            /* copies: run this many at once (default 1) */
-    bool is_demo;               /* the no-argument demonstration */
-    bool usage_only;            /* checks only the command line: never under valgrind */
-    bool named;                 /* name: given */
-    int line;                   /* of its run: line in the file; 0 if implied */
+    char *hint;      /* shown with a failure: what to look at */
+    unsigned copies; /* copies: run this many at once (default 1) */
+    bool is_demo;    /* the no-argument demonstration */
+    bool usage_only; /* checks only the command line: never under valgrind */
+    bool named;      /* name: given */
+    int line;        /* of its run: line in the file; 0 if implied */
 };
 
 struct expectation {
-    struct expect_case *cases;  /* cases[0] is always the no-argument demo */
+    struct expect_case *cases; /* cases[0] is always the no-argument demo */
     size_t ncases;
     struct pattern *symptoms;
     size_t nsymptoms;
@@ -146,8 +146,8 @@ struct expectation {
  * naming the file and line into err.  Call expect_free() either way. */
 int expect_load(const char *path, struct expectation *exp, char *err, size_t errsize);
 /* Appends a case with these arguments (a copy is made; argv ends in NULL). */
-struct expect_case *expect_add_case(struct expectation *exp, const char *label,
-                                    char *const argv[], int exit_status);
+struct expect_case *expect_add_case(struct expectation *exp, const char *label, char *const argv[],
+                                    int exit_status);
 /* Adds a compiled pattern to a case; returns -1 if the regex is invalid. */
 int expect_add_pattern(struct expect_case *c, enum stream s, bool negated, const char *regex);
 void expect_free(struct expectation *exp);

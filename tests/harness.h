@@ -19,35 +19,35 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#define MAX_SHOWN_OUTPUT 4000   /* bytes of each stream shown with a failure */
-#define DEMO_BUDGET_S 2.0       /* the contract's budget; over it we only warn */
+#define MAX_SHOWN_OUTPUT 4000 /* bytes of each stream shown with a failure */
+#define DEMO_BUDGET_S 2.0     /* the contract's budget; over it we only warn */
 /* The harness's own folders are kept short, so that every path made from
  * them fits PATH_MAX with room to spare. */
 #define SHORT_PATH (PATH_MAX / 4)
 #define CASE_PATH (PATH_MAX / 2)
 
 struct program {
-    char chapter[64];           /* "01_pipes" */
-    char dir[PATH_MAX];         /* absolute chapter folder */
-    char name[128];             /* "basic_pipe_fork" */
-    char bin[PATH_MAX + 200];   /* what is run */
+    char chapter[64];         /* "01_pipes" */
+    char dir[PATH_MAX];       /* absolute chapter folder */
+    char name[128];           /* "basic_pipe_fork" */
+    char bin[PATH_MAX + 200]; /* what is run */
 };
 
 struct options {
-    const char *only;           /* --only NAME */
-    const char *case_part;      /* --case TEXT: only cases whose name holds it */
-    const char *exercise;       /* --exercise NAME */
-    const char *bin;            /* --bin PATH, with --exercise */
-    bool valgrind;              /* --valgrind */
-    bool light;                 /* --light: sanitizers; light-args: apply */
-    bool no_namespaces;         /* --no-namespaces: the serial fallback */
-    bool namespaces;            /* isolation in use */
-    bool verbose;               /* --verbose: show the output of passing cases too */
-    unsigned jobs;              /* -j N */
+    const char *only;      /* --only NAME */
+    const char *case_part; /* --case TEXT: only cases whose name holds it */
+    const char *exercise;  /* --exercise NAME */
+    const char *bin;       /* --bin PATH, with --exercise */
+    bool valgrind;         /* --valgrind */
+    bool light;            /* --light: sanitizers; light-args: apply */
+    bool no_namespaces;    /* --no-namespaces: the serial fallback */
+    bool namespaces;       /* isolation in use */
+    bool verbose;          /* --verbose: show the output of passing cases too */
+    unsigned jobs;         /* -j N */
     double timeout_scale;
-    char top[SHORT_PATH];       /* the collection's top folder */
-    char work[SHORT_PATH];      /* tests/.work: case folders */
-    char mqueue[SHORT_PATH + 16];       /* fallback mode: where queues are listed, or "" */
+    char top[SHORT_PATH];         /* the collection's top folder */
+    char work[SHORT_PATH];        /* tests/.work: case folders */
+    char mqueue[SHORT_PATH + 16]; /* fallback mode: where queues are listed, or "" */
 };
 
 extern struct options opt;
@@ -95,16 +95,16 @@ void remove_tree(const char *path);
 
 struct instance {
     pid_t pid;
-    int status;                 /* from waitpid */
-    char *out, *err;            /* captured streams, NUL-terminated */
+    int status;      /* from waitpid */
+    char *out, *err; /* captured streams, NUL-terminated */
     size_t out_len, err_len;
-    char trace_prefix[PATH_MAX + 32];   /* strace -ff output: PREFIX.PID */
+    char trace_prefix[PATH_MAX + 32]; /* strace -ff output: PREFIX.PID */
 };
 
 struct file_seen {
     bool exists;
     struct stat st;
-    char *bytes;                /* regular files: the content */
+    char *bytes; /* regular files: the content */
     size_t len;
 };
 
@@ -113,12 +113,12 @@ struct outcome {
     struct instance inst[8];
     bool hung, traced;
     double seconds;
-    char *input;                /* the stdin bytes fed, for comparisons */
+    char *input; /* the stdin bytes fed, for comparisons */
     size_t input_len;
-    struct file_seen *files;    /* one per file: check */
+    struct file_seen *files; /* one per file: check */
     size_t nfiles;
-    char *problems;             /* leftovers, setup errors: "; "-separated */
-    char *diagnosis;            /* the processes of a hung case */
+    char *problems;  /* leftovers, setup errors: "; "-separated */
+    char *diagnosis; /* the processes of a hung case */
 };
 
 /* Runs case `c` of `prog` in the current process (a runner child of the

@@ -209,7 +209,7 @@ int isolation_enter(const char *mq_dir, char *err, size_t size)
     step = "mount tmpfs on /dev/shm";
     if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == -1)
         goto out;
-    step = "mount mqueue";     /* after the binds: mq_dir may be under /tmp */
+    step = "mount mqueue"; /* after the binds: mq_dir may be under /tmp */
     if (mount("mqueue", mq_dir, "mqueue", MS_NOSUID | MS_NODEV, NULL) == -1)
         goto out;
     rc = 0;
@@ -275,7 +275,8 @@ void fallback_find_mqueue(void)
         mount("mqueue", opt.mqueue, "mqueue", 0, NULL) == 0)
         return;
     printf("examples: note: no mqueue filesystem (%s): POSIX message queues left behind "
-           "cannot be detected\n", strerror(errno));
+           "cannot be detected\n",
+           strerror(errno));
     opt.mqueue[0] = '\0';
 }
 
@@ -292,7 +293,7 @@ static void list_sysv(const char *table, struct names *out)
     fp = fopen(path, "r");
     if (fp == NULL)
         return;
-    if (fgets(line, sizeof line, fp) != NULL)           /* the header */
+    if (fgets(line, sizeof line, fp) != NULL) /* the header */
         while (fgets(line, sizeof line, fp) != NULL)
             if (sscanf(line, "%31s %31s", key, id) == 2)
                 names_add(out, id);
@@ -301,8 +302,12 @@ static void list_sysv(const char *table, struct names *out)
 }
 
 static const char *const place_names[NPLACES] = {
-    "/dev/shm", "POSIX message queue", "/tmp",
-    "System V shared memory id", "System V message queue id", "System V semaphore set id",
+    "/dev/shm",
+    "POSIX message queue",
+    "/tmp",
+    "System V shared memory id",
+    "System V message queue id",
+    "System V semaphore set id",
 };
 
 void take_snapshot(struct snapshot *s, const char *mq_dir)
@@ -368,6 +373,7 @@ void compare_snapshots(const struct snapshot *before, const struct snapshot *aft
                 continue;
             append(report, "left behind: %s %s%s%s; ", place_names[p], name,
                    kind_of((enum place)p, name),
-                   opt.namespaces ? "" : " (appeared during the case; the harness removed nothing)");
+                   opt.namespaces ? ""
+                                  : " (appeared during the case; the harness removed nothing)");
         }
 }

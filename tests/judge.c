@@ -73,8 +73,8 @@ static void judge_patterns(const struct expect_case *c, const struct outcome *o,
 }
 
 /* Where two byte strings first differ, in words a student can act on. */
-static void describe_difference(const char *got, size_t got_len, const char *want,
-                                size_t want_len, char **why)
+static void describe_difference(const char *got, size_t got_len, const char *want, size_t want_len,
+                                char **why)
 {
     size_t at = 0, line = 1;
 
@@ -83,14 +83,15 @@ static void describe_difference(const char *got, size_t got_len, const char *wan
     if (at == got_len && at == want_len)
         return;
     if (at == got_len)
-        append(why, "%zu bytes where %zu were expected: the output stops early (line %zu)",
-               got_len, want_len, line);
+        append(why, "%zu bytes where %zu were expected: the output stops early (line %zu)", got_len,
+               want_len, line);
     else if (at == want_len)
         append(why, "%zu bytes where %zu were expected: extra output from byte %zu (line %zu)",
                got_len, want_len, at, line);
     else
-        append(why, "first difference at byte %zu (line %zu): 0x%02x where 0x%02x was expected "
-                    "(%zu bytes in all, %zu expected)",
+        append(why,
+               "first difference at byte %zu (line %zu): 0x%02x where 0x%02x was expected "
+               "(%zu bytes in all, %zu expected)",
                at, line, (unsigned char)got[at], (unsigned char)want[at], got_len, want_len);
 }
 
@@ -147,7 +148,10 @@ static const char *type_name(char t)
 
 static char type_of(const struct stat *st)
 {
-    return S_ISREG(st->st_mode) ? 'f' : S_ISFIFO(st->st_mode) ? 'p' : S_ISDIR(st->st_mode) ? 'd' : '?';
+    return S_ISREG(st->st_mode)    ? 'f'
+           : S_ISFIFO(st->st_mode) ? 'p'
+           : S_ISDIR(st->st_mode)  ? 'd'
+                                   : '?';
 }
 
 static void judge_file(const struct program *prog, const struct file_check *f,
@@ -159,8 +163,7 @@ static void judge_file(const struct program *prog, const struct file_check *f,
         return;
     }
     if (!seen->exists) {
-        append(why, "file %s was not written (no such file in the working directory); ",
-               f->name);
+        append(why, "file %s was not written (no such file in the working directory); ", f->name);
         return;
     }
     if (f->type != 0 && type_of(&seen->st) != f->type)
@@ -169,8 +172,8 @@ static void judge_file(const struct program *prog, const struct file_check *f,
         append(why, "file %s has mode %04o, expected %04o; ", f->name,
                (unsigned)(seen->st.st_mode & 07777), (unsigned)f->mode);
     if (f->size >= 0 && seen->st.st_size != f->size)
-        append(why, "file %s has %lld bytes, expected %lld; ", f->name,
-               (long long)seen->st.st_size, (long long)f->size);
+        append(why, "file %s has %lld bytes, expected %lld; ", f->name, (long long)seen->st.st_size,
+               (long long)f->size);
     if (f->same_as_stdin || f->same_as != NULL) {
         char *want = o->input, err[256];
         size_t want_len = o->input_len;
@@ -187,8 +190,8 @@ static void judge_file(const struct program *prog, const struct file_check *f,
         if (seen->bytes == NULL || !same_bytes(seen->bytes, seen->len, want, want_len)) {
             append(why, "file %s is not the same as %s: ", f->name,
                    f->same_as_stdin ? "stdin" : f->same_as);
-            describe_difference(seen->bytes != NULL ? seen->bytes : "", seen->len, want,
-                                want_len, why);
+            describe_difference(seen->bytes != NULL ? seen->bytes : "", seen->len, want, want_len,
+                                why);
             append(why, "; ");
         }
         if (want != o->input)
@@ -217,7 +220,7 @@ static void judge_narration(const struct expect_case *c, const struct outcome *o
 
 struct call {
     char name[64];
-    const char *args;           /* up to, not including, the closing ')' */
+    const char *args; /* up to, not including, the closing ')' */
     size_t args_len;
     bool has_ret;
     long ret;
@@ -233,7 +236,7 @@ static bool parse_call(const char *line, struct call *c)
     if (n == 0 || n >= sizeof c->name || line[n] != '(')
         return false;
     for (p = line; (p = strstr(p, ") = ")) != NULL; p++)
-        close = p;                              /* the last ") = " ends the arguments */
+        close = p; /* the last ") = " ends the arguments */
     if (close == NULL)
         return false;
     memcpy(c->name, line, n);
@@ -311,8 +314,8 @@ static const char *op_words(enum count_op op)
 
 struct tally {
     long count;
-    long bad_ret;               /* selected calls whose result breaks ret */
-    char example[240];          /* the first such call */
+    long bad_ret;      /* selected calls whose result breaks ret */
+    char example[240]; /* the first such call */
 };
 
 static void tally_line(const struct syscall_check *s, const char *line, struct tally *t)
@@ -363,14 +366,15 @@ static void judge_syscalls(const struct expect_case *c, const struct outcome *o,
 
         tally_traces(s, o, case_dir, &t);
         if (!op_holds(s->op, t.count, s->count))
-            append(why, "system calls (.expect line %d, '%s'): %ld matching call(s) of %s, "
-                        "expected %s %ld; ",
+            append(why,
+                   "system calls (.expect line %d, '%s'): %ld matching call(s) of %s, "
+                   "expected %s %ld; ",
                    s->line, s->text, t.count, s->name, op_words(s->op), s->count);
         if (t.bad_ret > 0)
-            append(why, "system calls (.expect line %d, '%s'): %ld call(s) of %s returned other "
-                        "than %s %ld, the first: %s; ",
-                   s->line, s->text, t.bad_ret, s->name, op_words(s->ret_op), s->ret,
-                   t.example);
+            append(why,
+                   "system calls (.expect line %d, '%s'): %ld call(s) of %s returned other "
+                   "than %s %ld, the first: %s; ",
+                   s->line, s->text, t.bad_ret, s->name, op_words(s->ret_op), s->ret, t.example);
     }
 }
 
@@ -386,7 +390,7 @@ static void judge_valgrind_log(const char *path, const char *file, char **why, c
 {
     FILE *fp = fopen(path, "r");
     char line[1024], pending[1024] = "";
-    const char *pid = strrchr(file, '.') + 1;           /* valgrind.COPY.PID */
+    const char *pid = strrchr(file, '.') + 1; /* valgrind.COPY.PID */
 
     while (fp != NULL && fgets(line, sizeof line, fp) != NULL) {
         const char *text = strstr(line, "== ");
@@ -398,8 +402,9 @@ static void judge_valgrind_log(const char *path, const char *file, char **why, c
         text = text != NULL ? text + 3 : line;
         if (pending[0] != '\0') {
             if (strstr(text, "<inherited from parent>") == NULL)
-                append(why, "process %s left %s open at exit (valgrind's log below says where "
-                            "it was opened); ",
+                append(why,
+                       "process %s left %s open at exit (valgrind's log below says where "
+                       "it was opened); ",
                        pid, pending);
             pending[0] = '\0';
         }

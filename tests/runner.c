@@ -29,7 +29,7 @@
 #define ORPHAN_GRACE_MS 300
 
 struct helpers {
-    pid_t pids[16];             /* feeders and drains: the harness's, not orphans */
+    pid_t pids[16]; /* feeders and drains: the harness's, not orphans */
     size_t n;
 };
 
@@ -119,7 +119,7 @@ static size_t descendants(pid_t *out, size_t max)
     if (d != NULL)
         closedir(d);
     out[n++] = getpid();
-    for (size_t i = 0; i < n && n < max; i++)     /* breadth first from ourselves */
+    for (size_t i = 0; i < n && n < max; i++) /* breadth first from ourselves */
         for (size_t j = 0; j < nall && n < max; j++)
             if (parents[j] == out[i])
                 out[n++] = all[j];
@@ -141,7 +141,9 @@ static void read_small(const char *path, char *buf, size_t size)
 /* What a process blocked in this kernel function is typically waiting for. */
 static const char *what_to_look_at(const char *wchan, char state)
 {
-    static const struct { const char *in_wchan, *advice; } table[] = {
+    static const struct {
+        const char *in_wchan, *advice;
+    } table[] = {
         {"fifo_open", "open() of a FIFO waits until the other side opens it too: open the other "
                       "side first, or use O_NONBLOCK"},
         {"wait_for_partner", "open() of a FIFO waits until the other side opens it too"},
@@ -269,7 +271,7 @@ static int reap_orphans(const struct helpers *h, bool *helper_done)
             found += !ours;
         }
         if (pid == -1 || only_helpers_left(h))
-            break;                              /* ECHILD, or nothing of the program left */
+            break; /* ECHILD, or nothing of the program left */
         if (waited >= ORPHAN_GRACE_MS)
             kill_descendants(h, false);
         pause_ms(10);
@@ -304,15 +306,14 @@ static void reset_signals(void)
 
 /* A process of the harness that writes the input into the program's stdin,
  * `pace` bytes at a time with `pace_ms` between, then closes it. */
-static pid_t start_feeder(int wfd, const char *data, size_t len, unsigned pace,
-                          unsigned pace_ms)
+static pid_t start_feeder(int wfd, const char *data, size_t len, unsigned pace, unsigned pace_ms)
 {
     pid_t pid = fork();
 
     if (pid != 0)
         return pid;
     keep_only(wfd, wfd);
-    signal(SIGPIPE, SIG_IGN);   /* a program that stops reading gives EPIPE: fine */
+    signal(SIGPIPE, SIG_IGN); /* a program that stops reading gives EPIPE: fine */
     for (size_t done = 0; done < len;) {
         size_t chunk = pace > 0 && len - done > pace ? pace : len - done;
         ssize_t n = write(wfd, data + done, chunk);
@@ -367,13 +368,19 @@ static char **build_argv(const struct program *prog, const struct expect_case *c
     /* Not -q: the log is a file of its own, and it must say when a process
      * was killed by a signal (judge.c then does not count its descriptors). */
     const char *valgrind[] = {
-        "valgrind", "--vgdb=no", "--error-exitcode=99", "--leak-check=full",
-        "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
-        "--track-fds=yes", "--trace-children=yes", "--trace-children-skip=/usr/*,/bin/*,/sbin/*",
+        "valgrind",
+        "--vgdb=no",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect",
+        "--errors-for-leak-kinds=definite,indirect",
+        "--track-fds=yes",
+        "--trace-children=yes",
+        "--trace-children-skip=/usr/*,/bin/*,/sbin/*",
         vg_log,
     };
-    const char *strace[] = {"strace", "-f", "-ff", "-qq", "-y", "-e", "signal=none", "-o", trace,
-                            "--"};
+    const char *strace[] = {"strace", "-f",          "-ff", "-qq", "-y",
+                            "-e",     "signal=none", "-o",  trace, "--"};
     char **argv = calloc(64 + 16, sizeof *argv);
     size_t n = 0;
 
@@ -411,14 +418,14 @@ static void no_leak_check_under_strace(void)
 static void exec_program(char **argv, int in_fd, int out_fd, int err_fd, const char *cwd,
                          bool traced)
 {
-    setpgid(0, 0);              /* a time limit kills the program and its children */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);   /* and so does the end of its runner */
+    setpgid(0, 0);                    /* a time limit kills the program and its children */
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* and so does the end of its runner */
     if (dup2(in_fd, 0) == -1 || dup2(out_fd, 1) == -1 || dup2(err_fd, 2) == -1)
         _exit(126);
-    close_range(3, ~0U, 0);     /* nothing of the harness leaks into the program */
+    close_range(3, ~0U, 0); /* nothing of the harness leaks into the program */
     reset_signals();
     setenv("TMPDIR", cwd, 1);
-    setenv("LC_ALL", "C", 1);   /* messages as the expectations spell them */
+    setenv("LC_ALL", "C", 1); /* messages as the expectations spell them */
     if (chdir(cwd) == -1)
         _exit(126);
     umask(022);
@@ -516,7 +523,7 @@ struct watch {
     double start, deadline;
     bool reaped[8];
     bool sent[8][16];
-    off_t scanned[8];           /* of each stdout file, bytes already searched */
+    off_t scanned[8]; /* of each stdout file, bytes already searched */
     bool traced;
 };
 
@@ -669,8 +676,8 @@ static void start_copy(const struct program *prog, const struct expect_case *c,
     program_out = out_fd;
     if (c->has_stdin && pipe2(in_pipe, O_CLOEXEC) == 0) {
         in_fd = in_pipe[0];
-        h->pids[h->n++] = start_feeder(in_pipe[1], o->input, o->input_len, c->pace_bytes,
-                                       c->pace_ms);
+        h->pids[h->n++] =
+            start_feeder(in_pipe[1], o->input, o->input_len, c->pace_bytes, c->pace_ms);
         close(in_pipe[1]);
     } else {
         in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -685,7 +692,7 @@ static void start_copy(const struct program *prog, const struct expect_case *c,
     if (o->inst[i].pid == 0)
         exec_program(argv, in_fd, program_out, err_fd, cwd, under_strace(c));
     snprintf(o->inst[i].trace_prefix, sizeof o->inst[i].trace_prefix, "%s/trace.%u", case_dir, i);
-    setpgid(o->inst[i].pid, o->inst[i].pid);    /* both sides: no race with kill(-pid) */
+    setpgid(o->inst[i].pid, o->inst[i].pid); /* both sides: no race with kill(-pid) */
     running_groups[i] = o->inst[i].pid;
     close(in_fd);
     if (program_out != out_fd)
@@ -767,7 +774,7 @@ void run_case(const struct program *prog, const struct expect_case *c, const cha
         snprintf(cwd, sizeof cwd, "%s/tmp", case_dir);
         mkdir(cwd, 0700);
     }
-    prctl(PR_SET_CHILD_SUBREAPER, 1);   /* orphans of the program come to us */
+    prctl(PR_SET_CHILD_SUBREAPER, 1); /* orphans of the program come to us */
     if (c->has_stdin) {
         o->input = data_bytes(&c->stdin_data, prog->dir, &o->input_len, err, sizeof err);
         if (o->input == NULL) {

@@ -94,7 +94,7 @@ END_TEST
 static void call_die(void *arg)
 {
     (void)arg;
-    errno = EBADF;              /* must not be printed */
+    errno = EBADF; /* must not be printed */
     die("%d records torn", 3);
 }
 
@@ -156,7 +156,8 @@ START_TEST(die_usage_prints_usage_and_exits_2)
 
     run_captured(call_die_usage, NULL, &c);
     ck_assert_int_eq(exit_code(&c), 2);
-    ck_assert_str_eq(c.err, "test_common: unknown option '--bogus'\nusage: test_common [--fixed]\n");
+    ck_assert_str_eq(c.err,
+                     "test_common: unknown option '--bogus'\nusage: test_common [--fixed]\n");
 }
 END_TEST
 
@@ -187,11 +188,11 @@ static void fork_and_reap(void *arg)
     pid_t pid;
 
     (void)arg;
-    setvbuf(stdout, NULL, _IOFBF, 0);   /* as into a pipe: output waits in the buffer */
+    setvbuf(stdout, NULL, _IOFBF, 0); /* as into a pipe: output waits in the buffer */
     printf("before fork|");
     pid = fork_or_die();
     if (pid == 0)
-        exit(7);                        /* exit() flushes: unflushed text would show twice */
+        exit(7); /* exit() flushes: unflushed text would show twice */
     printf("status=%#x|", (unsigned)reap_child(pid, "parent"));
 }
 
@@ -201,7 +202,8 @@ START_TEST(fork_flushes_and_reap_reports)
 
     run_captured(fork_and_reap, NULL, &c);
     ck_assert_int_eq(exit_code(&c), 0);
-    ck_assert_msg(strstr(c.out, "before fork|") == c.out && strstr(c.out + 1, "before fork|") == NULL,
+    ck_assert_msg(strstr(c.out, "before fork|") == c.out &&
+                      strstr(c.out + 1, "before fork|") == NULL,
                   "output before fork() printed twice: '%s'", c.out);
     ck_assert_ptr_nonnull(strstr(c.out, "] reaped child "));
     ck_assert_ptr_nonnull(strstr(c.out, ": exit status 7\nstatus=0x700|"));
@@ -218,7 +220,8 @@ static void close_stdin_then_ensure(void *arg)
     ensure_std_fds();
     if (pipe(fds) == -1)
         exit(3);
-    printf("stdin %s, pipe fds %d %d\n", fcntl(0, F_GETFD) == -1 ? "closed" : "open", fds[0], fds[1]);
+    printf("stdin %s, pipe fds %d %d\n", fcntl(0, F_GETFD) == -1 ? "closed" : "open", fds[0],
+           fds[1]);
 }
 
 START_TEST(ensure_std_fds_fills_a_closed_stdin)
@@ -433,7 +436,7 @@ static void write_to_a_bad_stdout(void *arg)
     pid = fork_or_die();
     if (pid == 0) {
         printf("[child] and so is this\n");
-        exit(0);            /* must not report its parent's stdout again */
+        exit(0); /* must not report its parent's stdout again */
     }
     if (waitpid(pid, &status, 0) != pid || status != 0)
         _exit(3);
@@ -473,7 +476,7 @@ static void assert_long_rejected(const char *s, long min, long max, int want_err
     errno = 0;
     ck_assert_msg(parse_long(s, min, max, &v) == -1, "'%s' was accepted", s ? s : "(null)");
     ck_assert_int_eq(errno, want_errno);
-    ck_assert_int_eq(v, 12345);     /* untouched on failure */
+    ck_assert_int_eq(v, 12345); /* untouched on failure */
 }
 
 START_TEST(parse_long_accepts_whole_numbers)
@@ -484,7 +487,7 @@ START_TEST(parse_long_accepts_whole_numbers)
     ck_assert_int_eq(v, 42);
     ck_assert_int_eq(parse_long("-7", -10, 10, &v), 0);
     ck_assert_int_eq(v, -7);
-    ck_assert_int_eq(parse_long("100", 0, 100, &v), 0);     /* bounds are inclusive */
+    ck_assert_int_eq(parse_long("100", 0, 100, &v), 0); /* bounds are inclusive */
     ck_assert_int_eq(v, 100);
     ck_assert_int_eq(parse_long("0", 0, 0, &v), 0);
     ck_assert_int_eq(v, 0);
@@ -503,15 +506,19 @@ START_TEST(parse_long_rejects_junk_and_overflow)
     assert_long_rejected("99999999999999999999", 0, LONG_MAX, ERANGE);
     assert_long_rejected("-99999999999999999999", LONG_MIN, 0, ERANGE);
     assert_long_rejected("101", 0, 100, ERANGE);
-    assert_long_rejected("-1", 0, 100, ERANGE);     /* a negative where none is allowed */
+    assert_long_rejected("-1", 0, 100, ERANGE); /* a negative where none is allowed */
 }
 END_TEST
 
 START_TEST(parse_size_understands_suffixes)
 {
-    static const struct { const char *s; uint64_t v; } cases[] = {
-        {"0", 0}, {"4096", 4096}, {"64K", 65536}, {"64k", 65536}, {"1M", 1048576},
-        {"2G", 2147483648ULL}, {"1T", 1099511627776ULL}, {"1KiB", 1024}, {"3MB", 3145728},
+    static const struct {
+        const char *s;
+        uint64_t v;
+    } cases[] = {
+        {"0", 0},         {"4096", 4096},        {"64K", 65536},           {"64k", 65536},
+        {"1M", 1048576},  {"2G", 2147483648ULL}, {"1T", 1099511627776ULL}, {"1KiB", 1024},
+        {"3MB", 3145728},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -525,10 +532,20 @@ END_TEST
 
 START_TEST(parse_size_rejects_bad_sizes)
 {
-    static const struct { const char *s; int err; } cases[] = {
-        {"", EINVAL}, {"-1", EINVAL}, {"12abc", EINVAL}, {"1X", EINVAL}, {"1KB B", EINVAL},
-        {"K", EINVAL}, {" 1K", EINVAL}, {"1Ki", EINVAL}, {"99999999999999999999", ERANGE},
-        {"17179869184G", ERANGE},   /* 2^34 GiB = 2^64 bytes: one past the top */
+    static const struct {
+        const char *s;
+        int err;
+    } cases[] = {
+        {"", EINVAL},
+        {"-1", EINVAL},
+        {"12abc", EINVAL},
+        {"1X", EINVAL},
+        {"1KB B", EINVAL},
+        {"K", EINVAL},
+        {" 1K", EINVAL},
+        {"1Ki", EINVAL},
+        {"99999999999999999999", ERANGE},
+        {"17179869184G", ERANGE}, /* 2^34 GiB = 2^64 bytes: one past the top */
     };
     uint64_t v = 7;
 
@@ -537,9 +554,9 @@ START_TEST(parse_size_rejects_bad_sizes)
         ck_assert_msg(parse_size(cases[i].s, 0, UINT64_MAX, &v) == -1, "'%s' accepted", cases[i].s);
         ck_assert_msg(errno == cases[i].err, "'%s': errno %d", cases[i].s, errno);
     }
-    ck_assert_int_eq(parse_size("2M", 0, 1048576, &v), -1);     /* over max */
+    ck_assert_int_eq(parse_size("2M", 0, 1048576, &v), -1); /* over max */
     ck_assert_int_eq(errno, ERANGE);
-    ck_assert_int_eq(parse_size("1K", 4096, 8192, &v), -1);     /* under min */
+    ck_assert_int_eq(parse_size("1K", 4096, 8192, &v), -1); /* under min */
     ck_assert_int_eq(errno, ERANGE);
     ck_assert_uint_eq(v, 7);
 }
@@ -553,7 +570,7 @@ START_TEST(clock_is_monotonic_and_sleep_sleeps)
 
     sleep_ms(20);
     t1 = now_ns();
-    ck_assert_uint_ge(t1 - t0, 20 * 1000 * 1000);   /* at least: an upper bound would be flaky */
+    ck_assert_uint_ge(t1 - t0, 20 * 1000 * 1000); /* at least: an upper bound would be flaky */
     ck_assert_uint_ge(elapsed_ns(t0), t1 - t0);
     ck_assert_double_eq_tol(ns_to_s(1500000000), 1.5, 1e-12);
 }
@@ -591,7 +608,7 @@ START_TEST(percentiles_interpolate_between_ranks)
     ck_assert_double_eq_tol(percentile_sorted(four, 4, 100), 4, 1e-12);
     ck_assert_double_eq_tol(percentile_sorted(four, 4, 25), 1.75, 1e-12);
     ck_assert_int_eq(stats_compute(ten, 10, &s), 0);
-    ck_assert_double_eq(ten[0], 1);                         /* sorted in place */
+    ck_assert_double_eq(ten[0], 1); /* sorted in place */
     ck_assert_double_eq_tol(s.p50, 5.5, 1e-12);
     ck_assert_double_eq_tol(s.p90, 9.1, 1e-12);
     ck_assert_double_eq_tol(s.p99, 9.91, 1e-12);
@@ -610,7 +627,7 @@ START_TEST(mean_and_sample_stddev)
     ck_assert_int_eq(stats_compute(v, 8, &s), 0);
     ck_assert_uint_eq(s.n, 8);
     ck_assert_double_eq_tol(s.mean, 5, 1e-12);
-    ck_assert_double_eq_tol(s.stddev, sqrt(32.0 / 7.0), 1e-12);  /* n - 1 in the divisor */
+    ck_assert_double_eq_tol(s.stddev, sqrt(32.0 / 7.0), 1e-12); /* n - 1 in the divisor */
     ck_assert_int_eq(stats_compute(one, 1, &s), 0);
     ck_assert_double_eq(s.stddev, 0);
     ck_assert_double_eq(s.p999, 42);
@@ -639,7 +656,7 @@ START_TEST(write_full_finishes_across_a_small_pipe)
     ck_assert_int_eq(fcntl(fds[1], F_SETPIPE_SZ, 4096), 4096);
     pid = fork();
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {                     /* reader: small reads, checks every byte */
+    if (pid == 0) { /* reader: small reads, checks every byte */
         unsigned char chunk[1000];
         size_t got = 0;
         ssize_t n;
@@ -668,12 +685,12 @@ START_TEST(read_full_collects_pieces_and_reports_eof)
     ck_assert_int_eq(pipe(fds), 0);
     ck_assert_int_eq(write(fds[1], "abc", 3), 3);
     ck_assert_int_eq(write(fds[1], "defg", 4), 4);
-    ck_assert_int_eq(read_full(fds[0], buf, 5), 5);             /* across two writes */
+    ck_assert_int_eq(read_full(fds[0], buf, 5), 5); /* across two writes */
     ck_assert_str_eq(buf, "abcde");
     close(fds[1]);
-    ck_assert_int_eq(read_full(fds[0], buf, sizeof buf), 2);    /* EOF: a short count */
+    ck_assert_int_eq(read_full(fds[0], buf, sizeof buf), 2); /* EOF: a short count */
     ck_assert_int_eq(memcmp(buf, "fg", 2), 0);
-    ck_assert_int_eq(read_full(fds[0], buf, sizeof buf), 0);    /* EOF at once: 0 */
+    ck_assert_int_eq(read_full(fds[0], buf, sizeof buf), 0); /* EOF at once: 0 */
     close(fds[0]);
 }
 END_TEST
@@ -701,7 +718,7 @@ START_TEST(read_full_retries_after_eintr)
         _exit(write(fds[1], "late", 4) == 4 ? 0 : 1);
     }
     alarm(0);
-    ualarm(50000, 0);                   /* interrupts the read below */
+    ualarm(50000, 0); /* interrupts the read below */
     ck_assert_int_eq(read_full(fds[0], buf, 4), 4);
     ck_assert_int_eq(memcmp(buf, "late", 4), 0);
     waitpid(pid, NULL, 0);
@@ -733,15 +750,15 @@ START_TEST(set_nonblocking_changes_only_o_nonblock)
     int fds[2];
 
     ck_assert_int_eq(pipe(fds), 0);
-    ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_APPEND), 0);     /* another status flag */
+    ck_assert_int_eq(fcntl(fds[0], F_SETFL, O_APPEND), 0); /* another status flag */
     ck_assert_int_eq(set_nonblocking(fds[0], true), 0);
     ck_assert_int_eq(fcntl(fds[0], F_GETFL) & (O_NONBLOCK | O_APPEND), O_NONBLOCK | O_APPEND);
     errno = 0;
-    ck_assert_int_eq(read(fds[0], &c, 1), -1);                 /* empty: no wait */
+    ck_assert_int_eq(read(fds[0], &c, 1), -1); /* empty: no wait */
     ck_assert_int_eq(errno, EAGAIN);
     ck_assert_int_eq(set_nonblocking(fds[0], false), 0);
     ck_assert_int_eq(fcntl(fds[0], F_GETFL) & (O_NONBLOCK | O_APPEND), O_APPEND);
-    ck_assert_int_eq(set_nonblocking(fds[0], false), 0);       /* already off: stays off */
+    ck_assert_int_eq(set_nonblocking(fds[0], false), 0); /* already off: stays off */
     ck_assert_int_eq(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
     close(fds[0]);
     close(fds[1]);
@@ -804,14 +821,14 @@ static void register_and_exit(void *arg)
     int fd, qid;
     mqd_t mq;
 
-    make_temp_dir(file, sizeof file, "cleanup");        /* honours $TMPDIR */
+    make_temp_dir(file, sizeof file, "cleanup"); /* honours $TMPDIR */
     printf("%s\n", file);
     snprintf(fifo, sizeof fifo, "%s/fifo", file);
     if (mkfifo(fifo, 0600) == -1 || cleanup_add_path(fifo) == -1)
         exit(5);
     snprintf(name, sizeof name, "/test_common-mq-%d", (int)getpid());
     mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, NULL);
-    if (mq != (mqd_t)-1) {      /* skipped where message queues are unavailable */
+    if (mq != (mqd_t)-1) { /* skipped where message queues are unavailable */
         cleanup_add_mq(name);
         mq_close(mq);
     }
@@ -821,10 +838,10 @@ static void register_and_exit(void *arg)
     printf("%d\n", qid);
     snprintf(file, sizeof file, "%s/kept", dir);
     fd = open(file, O_CREAT | O_EXCL | O_WRONLY, 0600);
-    cleanup_forget(cleanup_add_path(file));             /* forgotten: must survive */
+    cleanup_forget(cleanup_add_path(file)); /* forgotten: must survive */
     close(fd);
     if (fork() == 0)
-        exit(0);        /* a child's exit() must leave its parent's objects alone */
+        exit(0); /* a child's exit() must leave its parent's objects alone */
     wait(NULL);
     printf("%s\n", exists(fifo) ? "child left them" : "child removed them");
     exit(0);
@@ -867,7 +884,7 @@ START_TEST(cleanup_registry_has_limits)
         slot = cleanup_add_path("/nonexistent/entry");
     ck_assert_int_eq(slot, -1);
     ck_assert_int_eq(errno, ENOSPC);
-    cleanup_forget(5);                  /* frees one place */
+    cleanup_forget(5); /* frees one place */
     ck_assert_int_eq(cleanup_add_path("/nonexistent/again"), 5);
 }
 END_TEST
@@ -889,17 +906,17 @@ START_TEST(stop_signals_wait_until_the_object_is_registered)
     if (pid == 0) {
         sigset_t saved, pending;
 
-        signal(SIGTERM, SIG_DFL);           /* as in a program, not Check's runner */
+        signal(SIGTERM, SIG_DFL); /* as in a program, not Check's runner */
         stop_signals_hold(&saved);
         if (mkfifo(path, 0600) == -1 || write(from_child[1], "c", 1) != 1 ||
-            read(to_child[0], &byte, 1) != 1)       /* the parent has sent SIGTERM */
+            read(to_child[0], &byte, 1) != 1) /* the parent has sent SIGTERM */
             _exit(1);
         sigpending(&pending);
         if (sigismember(&pending, SIGTERM) && write(from_child[1], "p", 1) != 1)
             _exit(1);
         if (cleanup_add_path(path) == -1)
             _exit(1);
-        stop_signals_release(&saved);       /* SIGTERM now: the registry removes the FIFO */
+        stop_signals_release(&saved); /* SIGTERM now: the registry removes the FIFO */
         _exit(2);
     }
     ck_assert_int_eq(read(from_child[0], &byte, 1), 1);
@@ -954,7 +971,7 @@ static void stop_reader(pid_t pid, int write_fd)
 {
     int status;
 
-    close(write_fd);                    /* EOF: the reader exits 0 */
+    close(write_fd); /* EOF: the reader exits 0 */
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_int_eq(status, 0);
 }
@@ -966,12 +983,12 @@ START_TEST(state_of_a_sleeping_and_a_stopped_process)
 
     ck_assert_int_eq(wait_for_state(pid, 'S'), 'S');
     ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-    ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);   /* stopped for sure */
+    ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid); /* stopped for sure */
     ck_assert_int_eq(proc_state(pid), 'T');
     ck_assert_int_eq(kill(pid, SIGCONT), 0);
     stop_reader(pid, fds[1]);
     errno = 0;
-    ck_assert_int_eq(proc_state(pid), -1);                      /* reaped: gone */
+    ck_assert_int_eq(proc_state(pid), -1); /* reaped: gone */
     ck_assert_int_eq(errno, ENOENT);
 }
 END_TEST
@@ -989,7 +1006,7 @@ START_TEST(state_despite_spaces_and_parens_in_the_name)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_gt(read(fd, comm, sizeof comm - 1), 0);
     close(fd);
-    ck_assert_str_eq(comm, "x) R (y\n");                        /* the rename did happen */
+    ck_assert_str_eq(comm, "x) R (y\n"); /* the rename did happen */
     stop_reader(pid, fds[1]);
 }
 END_TEST
@@ -1013,7 +1030,7 @@ START_TEST(wchan_of_a_reader_blocked_on_a_pipe)
     ck_assert_msg(strstr(wchan, "pipe") != NULL, "wchan \"%s\"", wchan);
     stop_reader(pid, fds[1]);
     ck_assert_int_eq(proc_wchan(getpid(), wchan, sizeof wchan), 0);
-    ck_assert_str_eq(wchan, "");            /* running, reading it: the kernel says "0" */
+    ck_assert_str_eq(wchan, ""); /* running, reading it: the kernel says "0" */
     ck_assert_int_eq(proc_wchan(pid, wchan, sizeof wchan), -1);
     ck_assert_int_eq(errno, ENOENT);
 }
@@ -1049,12 +1066,12 @@ START_TEST(sysctl_numbers)
     fclose(f);
     ck_assert_int_eq(sysctl_long("fs/pipe-max-size", &max_size), 0);
     ck_assert_int_eq(max_size, by_hand);
-    ck_assert_int_ge(max_size, sysconf(_SC_PAGESIZE));      /* the kernel's minimum */
+    ck_assert_int_ge(max_size, sysconf(_SC_PAGESIZE)); /* the kernel's minimum */
     errno = 0;
     ck_assert_int_eq(sysctl_long("fs/no-such-setting", &v), -1);
     ck_assert_int_eq(errno, ENOENT);
     errno = 0;
-    ck_assert_int_eq(sysctl_long("kernel/printk", &v), -1);     /* four numbers */
+    ck_assert_int_eq(sysctl_long("kernel/printk", &v), -1); /* four numbers */
     ck_assert_int_eq(errno, EINVAL);
     ck_assert_int_eq(v, 7);
 }

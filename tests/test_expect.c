@@ -52,7 +52,8 @@ START_TEST(reads_every_directive)
                           "err: ^prog: \n"
                           "no-out: secret\n"
                           "no-err: warning\n",
-                          &exp, err, sizeof err), 0);
+                          &exp, err, sizeof err),
+                     0);
     ck_assert_str_eq(err, "");
     ck_assert_uint_eq(exp.ncases, 2);
     ck_assert(exp.cases[0].is_demo);
@@ -64,7 +65,7 @@ START_TEST(reads_every_directive)
     ck_assert(!c->is_demo);
     ck_assert_int_eq(c->line, 5);
     ck_assert_str_eq(c->argv[0], "--size");
-    ck_assert_str_eq(c->argv[1], "a b");        /* quotes keep the space */
+    ck_assert_str_eq(c->argv[1], "a b"); /* quotes keep the space */
     ck_assert_str_eq(c->argv[2], "-v");
     ck_assert_ptr_null(c->argv[3]);
     size_t len;
@@ -87,7 +88,9 @@ END_TEST
 
 START_TEST(rejects_malformed_files)
 {
-    static const struct { const char *text, *why; } bad[] = {
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
         {"outt: x\n", ":1: unknown directive 'outt'"},
         {"out: (unclosed\n", ":1: bad regex"},
         {"\nrun: -x\nsymptom: y\n", ":3: symptom: belongs before the first run:"},
@@ -125,9 +128,9 @@ START_TEST(patterns_match_whole_lines_only)
 
     ck_assert_int_eq(regcomp(&re, "^b.*c$", REG_EXTENDED | REG_NOSUB), 0);
     ck_assert(any_line_matches(&re, "a\nbxc\nd"));
-    ck_assert(any_line_matches(&re, "bc"));             /* last line without newline */
-    ck_assert(!any_line_matches(&re, "abc\nbcd\n"));    /* anchors hold per line */
-    ck_assert(!any_line_matches(&re, "b\nc\n"));        /* never across lines */
+    ck_assert(any_line_matches(&re, "bc"));          /* last line without newline */
+    ck_assert(!any_line_matches(&re, "abc\nbcd\n")); /* anchors hold per line */
+    ck_assert(!any_line_matches(&re, "b\nc\n"));     /* never across lines */
     ck_assert(!any_line_matches(&re, ""));
     regfree(&re);
 }
@@ -163,7 +166,8 @@ START_TEST(reads_the_new_directives)
                           "copies: 2\n"
                           "light-args: --rounds 10\n"
                           "hint: look at the write end\n",
-                          &exp, err, sizeof err), 0);
+                          &exp, err, sizeof err),
+                     0);
     ck_assert_str_eq(err, "");
     struct expect_case *c = &exp.cases[1];
     size_t len;
@@ -190,15 +194,17 @@ START_TEST(reads_the_new_directives)
     ck_assert(c->files[0].same_as_stdin && c->files[0].mode == 0644 && c->files[0].size == 1035);
     ck_assert(c->files[0].type == 'f' && !c->files[0].absent && c->files[1].absent);
     ck_assert_uint_eq(c->nsignals, 2);
-    ck_assert(c->signals[0].signo == SIGTERM && c->signals[0].group && c->signals[0].after_ms == 300);
+    ck_assert(c->signals[0].signo == SIGTERM && c->signals[0].group &&
+              c->signals[0].after_ms == 300);
     ck_assert(c->signals[1].signo == SIGINT && c->signals[1].on_output && !c->signals[1].group);
     ck_assert_uint_eq(c->nsyscalls, 3);
-    ck_assert(c->syscalls[0].has_fd_re && c->syscalls[0].op == EXACTLY && c->syscalls[0].count == 3);
+    ck_assert(c->syscalls[0].has_fd_re && c->syscalls[0].op == EXACTLY &&
+              c->syscalls[0].count == 3);
     ck_assert(c->syscalls[0].has_ret && c->syscalls[0].ret == 100);
     ck_assert(c->syscalls[1].op == EXACTLY && c->syscalls[1].count == 0);
     ck_assert(c->syscalls[2].has_args_re && !c->syscalls[2].has_fd_re);
-    ck_assert_int_eq(regexec(&c->syscalls[2].args_re, "3, NULL, 4, NULL, 5, SPLICE_F_MOVE, 0", 0,
-                             NULL, 0), 0);
+    ck_assert_int_eq(
+        regexec(&c->syscalls[2].args_re, "3, NULL, 4, NULL, 5, SPLICE_F_MOVE, 0", 0, NULL, 0), 0);
     ck_assert_uint_eq(c->nrequires, 1);
     ck_assert_str_eq(c->requires[0], "cpus 2");
     ck_assert(c->exit_by_signal && c->exit_status == SIGTERM);
@@ -211,7 +217,9 @@ END_TEST
 
 START_TEST(rejects_malformed_new_directives)
 {
-    static const struct { const char *text, *why; } bad[] = {
+    static const struct {
+        const char *text, *why;
+    } bad[] = {
         {"run: x\nstdin: \\q\n", ":2: bad escape"},
         {"run: x\nstdin-bytes: lots\n", ":2: bytes needs a count"},
         {"run: x\nstdin-bytes: 1T\n", ":2: bytes needs a count"},
@@ -249,8 +257,9 @@ START_TEST(cases_with_the_same_arguments_are_told_apart)
     struct expectation exp;
     char err[256] = "";
 
-    ck_assert_int_eq(load("run: -\nstdin: hello\\n\nrun: -\nrun: -\nstdin-bytes: 1M\n", &exp, err,
-                          sizeof err), 0);
+    ck_assert_int_eq(
+        load("run: -\nstdin: hello\\n\nrun: -\nrun: -\nstdin-bytes: 1M\n", &exp, err, sizeof err),
+        0);
     ck_assert_str_eq(exp.cases[1].label, "- <<< 'hello\\n'");
     ck_assert_str_eq(exp.cases[2].label, "-");
     ck_assert_str_eq(exp.cases[3].label, "- <<< 1048576 pattern bytes");
@@ -272,9 +281,9 @@ START_TEST(the_pattern_is_repeatable_and_binary)
             seen[a[i]] = true;
             distinct++;
         }
-    ck_assert_uint_eq(distinct, 256);                   /* NUL and 0xff included */
-    ck_assert(memcmp(a, a + 4096, 4096) != 0);          /* no period of a page */
-    ck_assert(memcmp(a, a + 65536, 4096) != 0);         /* nor of a pipe */
+    ck_assert_uint_eq(distinct, 256);           /* NUL and 0xff included */
+    ck_assert(memcmp(a, a + 4096, 4096) != 0);  /* no period of a page */
+    ck_assert(memcmp(a, a + 65536, 4096) != 0); /* nor of a pipe */
 }
 END_TEST
 
@@ -287,8 +296,8 @@ START_TEST(counts_matching_lines)
     ck_assert_uint_eq(count_matching_lines(&re, ""), 0);
     regfree(&re);
     ck_assert_int_eq(regcomp(&re, ".*", REG_EXTENDED | REG_NOSUB), 0);
-    ck_assert_uint_eq(count_matching_lines(&re, ""), 0);    /* empty output: no line at all */
-    ck_assert_uint_eq(count_matching_lines(&re, "\n"), 1);  /* one empty line */
+    ck_assert_uint_eq(count_matching_lines(&re, ""), 0);   /* empty output: no line at all */
+    ck_assert_uint_eq(count_matching_lines(&re, "\n"), 1); /* one empty line */
     regfree(&re);
 }
 END_TEST

@@ -88,8 +88,8 @@ START_TEST(a_right_program_passes_every_directive)
 
     ck_assert_msg(rc == 0, "examples exited %d:\n%s", rc, out);
     ck_assert_msg(strstr(out, " passed, 0 failed, 1 skipped\n") != NULL, "%s", out);
-    ck_assert_msg(report_line(out, "SKIP", "basic_selftest", "skipped when a command is missing")
-                      != NULL,
+    ck_assert_msg(report_line(out, "SKIP", "basic_selftest", "skipped when a command is missing") !=
+                      NULL,
                   "no SKIP line:\n%s", out);
     ck_assert_msg(strstr(out, "requires command no-such-command-for-the-selftest: no ") != NULL,
                   "the skip gives no reason:\n%s", out);
@@ -98,7 +98,9 @@ START_TEST(a_right_program_passes_every_directive)
 END_TEST
 
 /* Each wrong case, and what its report must say. */
-static const struct { const char *name, *reason; } mistakes[] = {
+static const struct {
+    const char *name, *reason;
+} mistakes[] = {
     {"leaves a POSIX shared memory object", "left behind: /dev/shm wrong-"},
     {"leaves a POSIX message queue", "left behind: POSIX message queue wrong-"},
     {"leaves a System V semaphore set", "left behind: System V semaphore set id "},
@@ -166,8 +168,7 @@ START_TEST(an_open_descriptor_fails_only_under_valgrind)
     free(out);
     ck_assert_int_eq(run_examples(&out, valgrind), 1);
     ck_assert_msg(report_line(out, "FAIL", "basic_fdleak", "(no arguments)") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, ": /dev/null open at exit") != NULL, "%s",
-                  out);
+    ck_assert_msg(strstr(out, ": /dev/null open at exit") != NULL, "%s", out);
     free(out);
 }
 END_TEST
@@ -190,8 +191,8 @@ START_TEST(what_others_keep_is_neither_blamed_nor_touched)
         char byte;
         int fd, id;
 
-        (void)!read(go[0], &byte, 1);           /* the suite has started */
-        usleep(100 * 1000);                     /* and is in its first cases */
+        (void)!read(go[0], &byte, 1); /* the suite has started */
+        usleep(100 * 1000);           /* and is in its first cases */
         fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
         id = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
         (void)!write(made[1], &id, sizeof id);
@@ -219,7 +220,7 @@ END_TEST
 
 START_TEST(the_fallback_mode_reports_but_removes_nothing)
 {
-    const char *args[] = {"--no-namespaces", "--only", "basic_wrong", "--case",
+    const char *args[] = {"--no-namespaces",    "--only",   "basic_wrong", "--case",
                           "System V semaphore", "selftest", NULL};
     char *out;
     const char *said;

@@ -18,8 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define USAGE "usage: basic_selftest [cat | copy FILE | records N SIZE | wait | die-on-term " \
-              "| stat NAME | rounds N | tmpname | binary] [-h]\n"
+#define USAGE                                                                                      \
+    "usage: basic_selftest [cat | copy FILE | records N SIZE | wait | die-on-term "                \
+    "| stat NAME | rounds N | tmpname | binary] [-h]\n"
 
 static char buf[65536];
 
@@ -98,7 +99,9 @@ static void stat_name(const char *name)
     if (stat(name, &st) == -1)
         fail(name);
     printf("[selftest] %s is a %s of %lld bytes, mode %04o\n", name,
-           S_ISFIFO(st.st_mode) ? "fifo" : S_ISDIR(st.st_mode) ? "dir" : "file",
+           S_ISFIFO(st.st_mode)  ? "fifo"
+           : S_ISDIR(st.st_mode) ? "dir"
+                                 : "file",
            (long long)st.st_size, (unsigned)(st.st_mode & 07777));
 }
 

@@ -127,7 +127,8 @@ static void run(const char *mode, int argc, char *argv[])
     snprintf(name, sizeof name, "/wrong-%d", (int)getpid());
     if (strcmp(mode, "leak-shm") == 0 && shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600) == -1)
         fail("shm_open");
-    else if (strcmp(mode, "leak-mq") == 0 && mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, NULL) == -1)
+    else if (strcmp(mode, "leak-mq") == 0 &&
+             mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, NULL) == -1)
         fail("mq_open");
     else if (strcmp(mode, "leak-sem") == 0)
         leak_sem();
@@ -135,7 +136,8 @@ static void run(const char *mode, int argc, char *argv[])
         fail("mkfifo");
     else if (strcmp(mode, "leak-socket") == 0)
         leak_socket();
-    else if (strcmp(mode, "leak-tmp") == 0 && open("/tmp/wrong.fixed-name", O_CREAT | O_WRONLY, 0600) == -1)
+    else if (strcmp(mode, "leak-tmp") == 0 &&
+             open("/tmp/wrong.fixed-name", O_CREAT | O_WRONLY, 0600) == -1)
         fail("open");
     else if (strcmp(mode, "leak-fd") == 0 && open("/dev/null", O_RDONLY) == -1)
         fail("open");
