@@ -108,13 +108,13 @@ static const struct {
     {"leaves a socket file in its temporary directory", "wrong.sock (a socket)"},
     {"leaves a file of a fixed name in /tmp", "left behind: /tmp wrong.fixed-name"},
     {"abandons a child", "left behind: 1 child process(es) it did not wait for"},
-    {"hangs reading its own pipe", "hung: killed after 1.0 s"},
+    {"hangs reading its own pipe", "hung: killed after "},
     {"reads only once", "stdout is not the same as stdin: 65536 bytes where 1048576 were "
                         "expected: the output stops early"},
     {"tears records with stdio", "1 matching call(s) of write, expected exactly 5"},
     {"assumes its reader keeps up", "exit status 1, expected exit status 0"},
     {"creates its output 0600", "file out.txt has mode 0600, expected 0644"},
-    {"ignores SIGTERM", "hung: killed after 1.0 s"},
+    {"ignores SIGTERM", "hung: killed after "},
     {"prints one line too many", "stdout is not exactly the lines expected: 14 bytes where 7 "
                                  "were expected: extra output from byte 7 (line 2)"},
     {"prints a stray warning", "stderr has a line matching /./"},
