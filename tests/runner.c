@@ -523,7 +523,7 @@ struct watch {
     double start, deadline;
     bool reaped[8];
     bool sent[8][16];
-    off_t scanned[8]; /* of each stdout file, bytes already searched */
+    off_t scanned[8][16]; /* of each stdout file, bytes searched for each signal */
     bool traced;
 };
 
@@ -586,13 +586,15 @@ static void send_due_signals(const struct expect_case *c, struct outcome *o, str
                 continue;
             if (s->on_output) {
                 char path[PATH_MAX + 32];
-                struct stat st;
+                struct stat st = {.st_size = 0};
 
+                /* The size is taken before the read: output that arrives
+                 * during it is searched again next time, never skipped. */
                 snprintf(path, sizeof path, "%s/out.%u", case_dir, i);
-                due = stat(path, &st) == 0 && st.st_size != w->scanned[i] &&
+                due = stat(path, &st) == 0 && st.st_size != w->scanned[i][k] &&
                       output_shows(path, &s->re);
-                if (!due && stat(path, &st) == 0)
-                    w->scanned[i] = st.st_size;
+                if (!due)
+                    w->scanned[i][k] = st.st_size;
             } else {
                 due = elapsed_ms >= s->after_ms * opt.timeout_scale;
             }
