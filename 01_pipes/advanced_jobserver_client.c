@@ -157,8 +157,8 @@ static void take_slot(struct client *c, struct item *it)
     it->on_token = !c->implicit_free;
     if (it->on_token) {
         it->token = c->ready[--c->nready];
-        printf("[client %s] item %d starts on token '%c' from the jobserver\n", c->name,
-               it->number, it->token);
+        printf("[client %s] item %d starts on token '%c' from the jobserver\n", c->name, it->number,
+               it->token);
     } else {
         c->implicit_free = false;
         printf("[client %s] item %d starts on the slot make reserved for me\n", c->name,
@@ -358,9 +358,12 @@ static int run_under_make(long jobs, const char *meter_arg)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'},  {"client", required_argument, NULL, 'c'},
-        {"work", required_argument, NULL, 'w'},  {"job", required_argument, NULL, 'J'},
-        {"meter-fd", required_argument, NULL, 'M'}, {"help", no_argument, NULL, 'h'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"client", required_argument, NULL, 'c'},
+        {"work", required_argument, NULL, 'w'},
+        {"job", required_argument, NULL, 'J'},
+        {"meter-fd", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *client = NULL, *job = NULL, *meter_arg = NULL;
