@@ -102,8 +102,8 @@ int main(int argc, char *argv[])
         die_errno("allocate %d bytes", CHUNK);
     memset(buf, 'x', CHUNK);
     if (page_offset(buf, page) != 0)
-        printf("[buffer] malloc(%d KiB) returned %p: %zu bytes past a page boundary (glibc's "
-               "chunk header comes first)\n",
+        printf("[buffer] malloc(%d KiB) returned %p: %zu bytes past a page boundary (the "
+               "allocator's chunk header comes first)\n",
                CHUNK / 1024, (void *)buf, page_offset(buf, page));
     else
         printf("[buffer] %s %d KiB returned %p: it starts on a page boundary\n",
