@@ -29,7 +29,10 @@
 static const char usage[] = "[--size SIZE] [--writes PERCENT]    (SIZE 1M to 256M, default 32M; "
                             "PERCENT of the pages the parent writes meanwhile, 0-100, default 25)";
 
-enum info_type { CURRENT_INFO, COW_SIZE }; /* as Redis's CHILD_INFO_TYPE_CURRENT_INFO, ..._COW_SIZE */
+enum info_type {
+    CURRENT_INFO,
+    COW_SIZE
+}; /* as Redis's CHILD_INFO_TYPE_CURRENT_INFO, ..._COW_SIZE */
 
 /* One record; smaller than PIPE_BUF, so each write() of one arrives whole and unmixed. */
 struct child_info {
@@ -64,8 +67,7 @@ static uint64_t checksum(const unsigned char *p, size_t n, uint64_t h)
 }
 
 /* The BGSAVE child: reads the frozen image slice by slice, reporting after each. */
-static noreturn void save_snapshot(int info_fd, const unsigned char *data, size_t size,
-                                   size_t page)
+static noreturn void save_snapshot(int info_fd, const unsigned char *data, size_t size, size_t page)
 {
     size_t slice = size / STEPS, peak = 0;
     uint64_t h = 0xcbf29ce484222325u;
