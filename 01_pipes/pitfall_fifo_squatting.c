@@ -127,6 +127,7 @@ static void send_fixed(void)
 static void show_protected_fifos(const char *shared)
 {
     char path[PATH_MAX];
+    sigset_t saved;
     long level;
     int fd;
 
@@ -146,19 +147,21 @@ static void show_protected_fifos(const char *shared)
         return;
     }
     snprintf(path, sizeof path, "%s/other.fifo", shared);
-    if (mkfifo(path, 0666) == -1 || cleanup_add_path(path) == -1 ||
-        chown(path, NOBODY, NOBODY) == -1)
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
+    if (mkfifo(path, 0666) == -1 || cleanup_add_path(path) == -1)
         die_errno("mkfifo %s", path);
+    stop_signals_release(&saved);
+    if (chown(path, NOBODY, NOBODY) == -1)
+        die_errno("chown %s", path);
     /* The shell's `echo x > path`: O_CREAT.  Non-blocking: no reader, so ENXIO if allowed. */
     fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK, 0600);
     printf("[kernel] as root, open(O_WRONLY | O_CREAT) of uid %d's FIFO in the sticky "
            "directory: %s\n",
            NOBODY,
-           fd == -1 && errno == EACCES ? "EACCES, refused by fs.protected_fifos (root too)"
-           : fd == -1 && errno == ENXIO
-               ? "allowed (ENXIO only because nobody reads it)"
-           : fd == -1 ? strerror(errno)
-                      : "allowed");
+           fd == -1 && errno == EACCES  ? "EACCES, refused by fs.protected_fifos (root too)"
+           : fd == -1 && errno == ENXIO ? "allowed (ENXIO only because nobody reads it)"
+           : fd == -1                   ? strerror(errno)
+                                        : "allowed");
     if (fd != -1)
         close(fd);
 }
@@ -166,6 +169,7 @@ static void show_protected_fifos(const char *shared)
 int main(int argc, char *argv[])
 {
     char dir[PATH_MAX - 64], shared[PATH_MAX - 32], path[PATH_MAX];
+    sigset_t saved;
     int ready[2];
     char byte;
     bool fixed;
@@ -177,9 +181,12 @@ int main(int argc, char *argv[])
      * the demo leaves nothing in the real /tmp). */
     make_temp_dir(dir, sizeof dir, "pitfall_fifo_squatting");
     snprintf(shared, sizeof shared, "%s/shared", dir);
-    if (mkdir(shared, 0700) == -1 || cleanup_add_dir(shared) == -1 || chmod(dir, 0711) == -1 ||
-        chmod(shared, 01777) == -1)
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the directory */
+    if (mkdir(shared, 0700) == -1 || cleanup_add_dir(shared) == -1)
         die_errno("mkdir %s", shared);
+    stop_signals_release(&saved);
+    if (chmod(dir, 0711) == -1 || chmod(shared, 01777) == -1) /* others may pass, and squat */
+        die_errno("chmod %s", shared);
     snprintf(path, sizeof path, "%s/app.%d.fifo", shared, (int)getpid());
     if (cleanup_add_path(path) == -1) /* the squatter's FIFO: gone at our exit too */
         die_errno("cleanup_add_path");
