@@ -48,8 +48,10 @@ static noreturn void run_writer(int data_fd, int reply_fd)
            RECORDS, RECORD);
     if (write_full(data_fd, batch, sizeof batch) == -1)
         die_errno("writer: write");
-    if (poll(&p, 1, 5000) != 1 || (n = read(reply_fd, answer, sizeof answer - 1)) <= 0)
+    if (poll(&p, 1, 5000) != 1)
         die("writer: no answer within 5 s");
+    if ((n = read(reply_fd, answer, sizeof answer - 1)) <= 0) /* the reader is gone */
+        exit(1);
     answer[n] = '\0';
     printf("[writer] the reader answered \"%s\"\n", answer);
     close(data_fd);
