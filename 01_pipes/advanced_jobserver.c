@@ -131,9 +131,11 @@ static int reap_finished(struct make *m, int options)
             m->pid[i] = 0;
         }
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
-            raise(SIGPIPE); /* its stdout is ours: the reader is gone (`| head`), go as it did */
-        if (status != 0)    /* anything but "exit status 0" */
+            raise(SIGPIPE);   /* its stdout is ours: the reader is gone (`| head`), go as it did */
+        if (status != 0) {    /* anything but "exit status 0" */
+            stop_if_asked(m); /* a job killed by our own Ctrl-C is no failure of its own */
             die("a job failed (%s)", fmt_wait_status(status).s);
+        }
         reaped++;
         options = WNOHANG;
     }
