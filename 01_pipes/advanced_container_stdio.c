@@ -45,8 +45,10 @@ static int open_checked(const char *path, int flags)
 
     if (fd == -1)
         die_errno("open %s", path);
-    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode))
+    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+        close(fd);
         die("%s is not a FIFO", path);
+    }
     return fd;
 }
 

@@ -50,8 +50,10 @@ static void must_be_fifo(int fd, const char *path)
 
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISFIFO(st.st_mode))
+    if (!S_ISFIFO(st.st_mode)) {
+        close(fd); /* no descriptor left open, even on the way out */
         die("%s is not a FIFO: refusing to use it", path);
+    }
 }
 
 static volatile sig_atomic_t stop_signal;

@@ -77,8 +77,10 @@ static int open_fifo(const char *role, const char *path, int flags)
         die_errno("open %s for %s", path, reading ? "reading" : "writing");
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISFIFO(st.st_mode))
+    if (!S_ISFIFO(st.st_mode)) {
+        close(fd);
         die_usage(usage, "'%s' exists and is not a FIFO", path);
+    }
     printf("[%s] open() returned after %s\n", role, fmt_duration((double)elapsed_ns(start)).s);
     return fd;
 }

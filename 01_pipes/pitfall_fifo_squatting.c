@@ -114,8 +114,10 @@ static void send_fixed(void)
         receive(path);
     if ((fd = open(path, O_WRONLY)) == -1)
         die_errno("open %s", path);
-    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid())
+    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode) || st.st_uid != geteuid()) {
+        close(fd);
         die("%s is not a FIFO of ours: refusing to write", path);
+    }
     printf("[app] fstat: a FIFO owned by uid %d, me: writing the secret\n", (int)st.st_uid);
     if (write_str(fd, secret) == -1)
         die_errno("write");
