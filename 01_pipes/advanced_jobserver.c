@@ -84,26 +84,29 @@ static void on_sigchld(int sig)
     errno = saved;
 }
 
-/* After SIGINT or SIGTERM (the interrupted call returned EINTR): every job is stopped and
- * reaped, every token it held written back, our objects removed; then we die of the signal. */
+/* After SIGINT or SIGTERM (the interrupted call returned EINTR): no new jobs; as GNU make
+ * does, SIGTERM is passed on to the running jobs, while a terminal's Ctrl-C reaches them
+ * without us (same process group).  Each job is waited for, its token written back, our
+ * objects removed; then we die of the signal. */
 static void stop_if_asked(struct make *m)
 {
     int sig = stop_signal, status;
 
     if (sig == 0)
         return;
-    printf("[make] %s: stopping my jobs; their tokens go back before I go\n",
-           sig == SIGINT ? "SIGINT" : "SIGTERM");
+    printf("[make] %s: no new jobs; waiting for the running ones, then their tokens go back\n",
+           sig == SIGINT ? "SIGINT" : "SIGTERM, passed on to my jobs");
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (m->pid[i] == 0)
             continue;
-        kill(m->pid[i], sig);
+        if (sig == SIGTERM)
+            kill(m->pid[i], SIGTERM);
         while (waitpid(m->pid[i], &status, 0) == -1 && errno == EINTR)
             ;
         if (m->slot[i].from_jobserver && write_full(m->wfd, &m->slot[i].token, 1) == -1)
             warn_errno("write a token back");
     }
-    cleanup_run(); /* what exit() would have removed: the jobserver FIFO of the top make */
+    cleanup_run(); /* what exit() would have removed: the jobserver FIFO */
     signal(sig, SIG_DFL);
     raise(sig);
 }
