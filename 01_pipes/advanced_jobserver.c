@@ -157,7 +157,7 @@ static int reap_finished(struct make *m, int options)
  * around the read(), which uses a duplicate of the read end that the handler closes.  A
  * SIGCHLD during read() interrupts it (EINTR); one just before it leaves a closed descriptor
  * (EBADF): either way we come back here to reap, and never sleep past a child's exit.
- * (GNU make itself now waits in pselect() and reads with O_NONBLOCK set on its own side.) */
+ * (GNU make itself now waits in pselect() and reads with O_NONBLOCK set instead.) */
 static struct slot acquire_slot(struct make *m, const char *job)
 {
     sigset_t blocked;
