@@ -206,7 +206,8 @@ int main(int argc, char *argv[])
     printf("[parent] the child's final report: peak copy-on-write %s: %s\n", fmt_bytes(peak).s,
            peak >= written * page ? "every page I wrote was copied once, plus a few pages of "
                                     "the child's own (stack, stdio)"
-                                  : "less than I wrote (were some pages never shared?)");
+                                  : "less than I wrote: my last writes came after its last "
+                                    "measurement");
     if (saved != before)
         die("the child saved a checksum that is not the dataset's at fork()");
     printf("[parent] the child's checksum matches the dataset as it was at fork(): my writes "

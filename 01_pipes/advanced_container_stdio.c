@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--no-keepalive]    (the shim without its never-read readers)";
@@ -147,8 +148,10 @@ static size_t show(int fd, const char *name, bool *eof)
     return total;
 }
 
-/* Reads stdout and stderr for `ms` milliseconds, or until both reach EOF (ms < 0). */
-static void attach(int fd[3], int ms)
+/* Reads stdout and stderr for `ms` milliseconds, or (ms < 0) until both reach EOF or the
+ * shim exits: a FIFO re-opened after its last writer left reports no POLLHUP, so the shim's
+ * exit (containerd hears of it as a task-exit event) is what ends the reading for sure. */
+static void attach(int fd[3], int ms, pid_t shim, int *shim_status)
 {
     uint64_t start = now_ns();
     bool eof[3] = {false, false, false};
@@ -158,10 +161,15 @@ static void attach(int fd[3], int ms)
                               {.fd = eof[ERR] ? -1 : fd[ERR], .events = POLLIN}};
         if (poll(p, 2, 10) == -1 && errno != EINTR)
             die_errno("poll");
+        bool exited = ms < 0 && waitpid(shim, shim_status, WNOHANG) == shim;
         for (int s = OUT; s <= ERR; s++)
-            if (p[s - OUT].revents != 0)
+            if (p[s - OUT].revents != 0 || (exited && !eof[s]))
                 show(fd[s], stream[s], &eof[s]);
+        if (exited)
+            return;
     }
+    if (ms < 0 && waitpid(shim, shim_status, 0) == -1)
+        die_errno("waitpid");
 }
 
 int main(int argc, char *argv[])
@@ -173,7 +181,7 @@ int main(int argc, char *argv[])
     };
     char dir[PATH_MAX - 32], fifo[3][PATH_MAX];
     bool keepalive = true;
-    int c, fd[3], waiting = 0;
+    int c, fd[3], waiting = 0, status;
     sigset_t saved;
     pid_t shim;
 
@@ -208,7 +216,7 @@ int main(int argc, char *argv[])
     if (write_str(fd[IN], "world\n") == -1)
         die_errno("write to the stdin FIFO");
     close(fd[IN]);
-    attach(fd, 120);
+    attach(fd, 120, shim, NULL);
 
     printf("[containerd] detaching: both read ends closed, as when the client goes away or "
            "containerd restarts\n");
@@ -220,11 +228,10 @@ int main(int argc, char *argv[])
     if (ioctl(fd[OUT], FIONREAD, &waiting) == -1)
         die_errno("ioctl FIONREAD");
     printf("[containerd] re-attached by path: %d bytes had waited in the stdout FIFO\n", waiting);
-    attach(fd, -1); /* until the shim closes its ends: EOF on both */
+    attach(fd, -1, shim, &status); /* until the shim has closed its ends and exited */
     close(fd[OUT]);
     close(fd[ERR]);
-    printf("[containerd] EOF on stdout and stderr: the shim has closed its ends\n");
-    if (reap_child(shim, "containerd") != 0)
-        die("the shim failed");
-    return 0;
+    printf("[containerd] the shim has closed its ends and exited (%s)\n",
+           fmt_wait_status(status).s);
+    return status == 0 ? 0 : 1;
 }
