@@ -2,9 +2,10 @@
  *
  * A coprocess is a filter (tr, sed, cat) whose stdin and stdout are both
  * pipes to us.  "Write all the input, then read the output" deadlocks once
- * the input outgrows the pipes: the filter blocks writing its output, stops
- * reading, and we block writing.  Here the parent polls both ends, moves
- * whichever can move and checks every output byte, as Python's
+ * the input outgrows what the two pipes *and the filter's own buffers* hold:
+ * the filter blocks writing its output, stops reading, and we block writing.
+ * A probe measures that threshold first; then the parent polls both ends,
+ * moves whichever can move and checks every output byte, as Python's
  * subprocess.communicate() does; bash's coproc leaves this to the script.
  *
  * Guide part: real-world (a coprocess, as subprocess.communicate() drives one).
@@ -67,6 +68,20 @@ static char *make_input(size_t size)
     return buf;
 }
 
+/* The size of a new pipe (F_GETPIPE_SZ), 64 KiB unless the sysctls say otherwise. */
+static int pipe_capacity(void)
+{
+    int fds[2], capacity;
+
+    if (pipe(fds) == -1)
+        die_errno("pipe");
+    if ((capacity = fcntl(fds[0], F_GETPIPE_SZ)) == -1)
+        die_errno("fcntl F_GETPIPE_SZ");
+    close(fds[0]);
+    close(fds[1]);
+    return capacity;
+}
+
 static pid_t start_filter(struct filter *f, int *to_child, int *from_child)
 {
     int in[2], out[2];
@@ -89,6 +104,39 @@ static pid_t start_filter(struct filter *f, int *to_child, int *from_child)
     *to_child = in[1];
     *from_child = out[0];
     return pid;
+}
+
+/* How much the filter swallows while nobody reads its output: write until its stdin pipe
+ * stays full for 100 ms.  That is where "write everything, then read" deadlocks. */
+static size_t probe_threshold(struct filter *f, const char *input, size_t size, int capacity)
+{
+    int to_child, from_child;
+    pid_t pid = start_filter(f, &to_child, &from_child);
+    struct pollfd pfd = {.fd = to_child, .events = POLLOUT};
+    size_t taken = 0;
+
+    if (set_nonblocking(to_child, true) == -1)
+        die_errno("fcntl O_NONBLOCK");
+    while (taken < size && poll(&pfd, 1, 100) == 1) {
+        ssize_t n = write(to_child, input + taken, size - taken);
+
+        if (n == -1 && errno != EAGAIN)
+            die_errno("probe: write to the filter");
+        taken += n > 0 ? (size_t)n : 0;
+    }
+    if (taken < size)
+        printf("[probe] %s took %s: %s in its two pipes, the other %s inside %s itself\n", f->name,
+               fmt_bytes(taken).s, fmt_bytes(2 * (uint64_t)capacity).s,
+               fmt_bytes(taken > 2 * (size_t)capacity ? taken - 2 * (size_t)capacity : 0).s,
+               f->name);
+    else
+        printf("[probe] %s took all %s without being read: less than it can hold\n", f->name,
+               fmt_bytes(size).s);
+    /* Both ends closed: EOF on its stdin, then SIGPIPE as it writes to the output pipe. */
+    close(to_child);
+    close(from_child);
+    reap_child(pid, "probe");
+    return taken;
 }
 
 /* Check a chunk of output against what the filter should make of the input. */
@@ -176,7 +224,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     struct filter *f = &filters[0];
-    size_t size = 256 * 1024, got;
+    size_t size = 256 * 1024, got, swallowed;
     int to_child, from_child, c, capacity;
     char *input;
     pid_t child;
@@ -191,19 +239,22 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
 
     input = make_input(size);
+    capacity = pipe_capacity();
+    printf("[probe] %s started; writing without reading its output, until its stdin stays full "
+           "for 100 ms\n",
+           f->name);
+    swallowed = probe_threshold(f, input, size, capacity);
+
     child = start_filter(f, &to_child, &from_child);
-    /* A filter that dies early would kill us with SIGPIPE on the next
-     * write; ignored here, after fork, so the filter keeps the default. */
+    /* A filter that dies early would kill us with SIGPIPE on the next write: ignored only
+     * now, in the parent, because exec() keeps an ignored signal ignored in the filters. */
     signal(SIGPIPE, SIG_IGN);
-    capacity = fcntl(to_child, F_GETPIPE_SZ);
-    if (capacity == -1)
-        die_errno("fcntl F_GETPIPE_SZ");
     printf("[parent] started %s as pid %d: its stdin and stdout are pipes of %s each\n", f->name,
            (int)child, fmt_bytes((uint64_t)capacity).s);
-    printf("[parent] sending %s; the two pipes hold %s together, so writing it all before "
-           "reading %s\n",
-           fmt_bytes(size).s, fmt_bytes(2 * (uint64_t)capacity).s,
-           size > 2 * (size_t)capacity ? "would deadlock" : "would still fit");
+    printf("[parent] sending %s; %s\n", fmt_bytes(size).s,
+           swallowed < size ? "more than the probe could write unread, so writing it all "
+                              "before reading would deadlock"
+                            : "the probe wrote it all unread: here even write-all-first works");
     if (set_nonblocking(to_child, true) == -1 || set_nonblocking(from_child, true) == -1)
         die_errno("fcntl O_NONBLOCK");
 

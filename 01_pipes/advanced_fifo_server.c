@@ -3,8 +3,9 @@
  * Clients write fixed-size requests (pid and query, at most PIPE_BUF bytes, so
  * each write() is atomic and concurrent clients never mix) into the server's
  * well-known FIFO; the server answers on the FIFO named after the client's
- * pid and never blocks on a client that has gone.  However the demo ends, even
- * cut short by a signal, every process removes its FIFO and none outlives the demo.
+ * pid and never blocks on a client that has gone, nor writes into a path that is
+ * not a FIFO.  However the demo ends, even cut short by a signal or `| head -1`,
+ * every process removes its FIFO and none outlives the demo.
  * Guide part: theory (FIFOs: the client/server design with reply FIFOs).
  * Run: ./advanced_fifo_server
  *      two terminals: ./advanced_fifo_server --server DIR   (Ctrl-C stops it)
@@ -41,6 +42,20 @@ struct message {
 };
 _Static_assert(sizeof(struct message) <= PIPE_BUF, "a message must be one atomic write");
 
+/* A FIFO this program opened must really be one: a regular file or a device in its place
+ * (planted in a shared directory, or a mistyped path) is refused, never written into. */
+static void must_be_fifo(int fd, const char *path)
+{
+    struct stat st;
+
+    if (fstat(fd, &st) == -1)
+        die_errno("fstat %s", path);
+    if (!S_ISFIFO(st.st_mode)) {
+        close(fd); /* no descriptor left open, even on the way out */
+        die("%s is not a FIFO: refusing to use it", path);
+    }
+}
+
 static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig)
 {
@@ -64,6 +79,7 @@ static int create_fifo_with_dummy_writer(const char *path, int *dummy)
     stop_signals_release(&saved);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
+    must_be_fifo(fd, path); /* still the one mkfifo() made, not a file swapped in */
     if ((*dummy = open(path, O_WRONLY)) == -1) /* a reader exists: no wait */
         die_errno("open %s for writing", path);
     return fd;
@@ -73,17 +89,24 @@ static void answer(const char *dir, struct message *msg, int served)
 {
     struct message rep = {.pid = msg->pid, .seq = msg->seq};
     char path[PATH_MAX];
+    struct stat st;
     int fd;
 
     msg->text[sizeof msg->text - 1] = '\0'; /* never trust a peer's string */
     for (size_t i = 0; msg->text[i] != '\0'; i++)
         rep.text[i] = (char)toupper((unsigned char)msg->text[i]);
     snprintf(path, sizeof path, "%s/reply.%d", dir, (int)msg->pid);
-    /* O_NONBLOCK: a client that is gone (no reader) gives ENXIO at once
-     * instead of blocking the server, and every other client, forever. */
-    if ((fd = open(path, O_WRONLY | O_NONBLOCK)) == -1) {
+    /* O_NONBLOCK: a client that is gone (no reader) gives ENXIO at once instead of blocking
+     * the server, and every other client, forever.  O_NOFOLLOW: a symlink planted under
+     * that name does not lead our reply to some other file. */
+    if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW)) == -1) {
         printf("[server] request of pid %d dropped: %s: %s\n", (int)msg->pid, path,
                strerror(errno));
+        return;
+    }
+    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+        printf("[server] request of pid %d dropped: %s is not a FIFO\n", (int)msg->pid, path);
+        close(fd);
         return;
     }
     printf("[server] request %d: pid %d asked \"%s\", replying on reply.%d\n", served,
@@ -107,7 +130,9 @@ static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
     sigaddset(&sa.sa_mask, SIGTERM);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a client vanishing mid-reply is EPIPE, not our death */
+    /* A client vanishing mid-reply is EPIPE, not our death.  So is a closed stdout: the demo
+     * server then serves on unheard, until its lifeline ends it. */
+    signal(SIGPIPE, SIG_IGN);
     /* The stop signals stay blocked except inside ppoll(): one that arrives
      * between the flag test and the wait is not lost, ppoll() returns EINTR. */
     sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting);
@@ -127,9 +152,16 @@ static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
 
         if (ppoll(pfd, 2, NULL, &waiting) == -1 && errno != EINTR)
             die_errno("ppoll");
-        if (pfd[1].revents & POLLHUP)                            /* reported even with events = 0 */
-            die("the demo's parent is gone (lifeline hung up)"); /* exit(): cleanup */
-        n = read(fd, &msg, sizeof msg);                          /* one whole request, or EAGAIN */
+        if (pfd[1].revents & POLLHUP) { /* reported even with events = 0 */
+            /* The demo is over: its parent died (`| head -1`, kill -9) and nobody reads our
+             * stdout or our status any more.  Remove server.fifo (and the directory, if
+             * empty) and go, without exit()'s report of a stdout that may be gone too. */
+            printf("[server] lifeline hung up: the demo's parent is gone, stopping\n");
+            fflush(stdout);
+            cleanup_run();
+            _exit(0);
+        }
+        n = read(fd, &msg, sizeof msg); /* one whole request, or EAGAIN */
         if (n == (ssize_t)sizeof msg && msg.pid > 0)
             answer(dir, &msg, ++served);
         else if (n != -1 || errno != EAGAIN)
@@ -154,6 +186,7 @@ static noreturn void run_client(const char *dir, int id, long requests)
     snprintf(path, sizeof path, "%s/server.fifo", dir);
     if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1) /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
+    must_be_fifo(sfd, path); /* a regular file opens too: never write requests into one */
     /* Then clear O_NONBLOCK: if the FIFO is full, a request waits. */
     if (set_nonblocking(sfd, false) == -1)
         die_errno("fcntl %s", path);
@@ -251,6 +284,9 @@ int main(int argc, char *argv[])
             client_dir = optarg;
     if (server_dir != NULL && client_dir != NULL)
         die_usage(usage, "--server and --client exclude each other");
+    /* An empty DIR would put the FIFOs in the root directory ("/server.fifo"). */
+    if ((server_dir != NULL && *server_dir == '\0') || (client_dir != NULL && *client_dir == '\0'))
+        die_usage(usage, "DIR must not be empty");
     if (client_dir != NULL && optind < argc)
         requests = cli_long(argv[optind++], 1, 1000, "N", usage);
     cli_no_operands(argc, argv, usage);

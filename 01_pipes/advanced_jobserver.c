@@ -1,16 +1,20 @@
-/* advanced_jobserver.c - GNU make's jobserver: a pipe full of tokens as a counting semaphore
+/* advanced_jobserver.c - GNU make's jobserver: job slots as bytes in a FIFO or a pipe
  *
- * Real-world pattern: GNU make (since 3.78) caps `make -jJ` across recursive sub-makes with
- * one pipe pre-loaded with J-1 one-byte tokens; each make also owns one implicit token.  A
- * make takes a byte before it starts a second, third... job and writes it back once it has
- * reaped that job.  A sub-make is a new program that finds the pipe in MAKEFLAGS as
- * `--jobserver-auth=R,W`, fds kept open through exec (so never O_CLOEXEC; make 4.4 adds
- * `fifo:PATH`).  Job 4 here re-executes this program as a sub-make; a shared counter measures.
- * Guide part: real-world (GNU make jobserver: token pipe, acquire/release, MAKEFLAGS).
- * Run: ./advanced_jobserver [--jobs J] [--tasks N]
+ * Real-world pattern: the make side of GNU make's jobserver, as its manual describes it ("Job
+ * Slots", "POSIX Jobserver Interaction").  `make -jJ` loads J-1 one-byte tokens into the
+ * jobserver and owns one implicit slot.  To start one more job it reads a byte (a blocking
+ * read), and once it has reaped that job it writes the *same* byte back.  Sub-makes and tools
+ * find the jobserver in MAKEFLAGS: `--jobserver-auth=fifo:PATH` (the default since make 4.4: a
+ * FIFO each process opens itself) or `--jobserver-auth=R,W` (descriptors, which make lets only
+ * recursive commands inherit).  Job 4 is recursive: advanced_jobserver_client joins as a tool.
+ * On Ctrl-C make waits for its jobs and takes their tokens back.  Left out: -l load limits.
+ * Guide part: real-world (GNU make jobserver: tokens, the implicit slot, MAKEFLAGS).
+ * Run: ./advanced_jobserver [--jobs J] [--tasks N] [--style fifo|pipe]
+ *      (advanced_jobserver_client, built beside it, runs the jobs)
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "io.h"
 #include "proc.h"
 #include "timing.h"
@@ -24,57 +28,92 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_TASKS 32
 #define MAX_SLOTS 16 /* the largest -j, so the most children one make has at once */
-#define SUB_JOBS 3   /* how many jobs the recursive sub-make runs */
-#define SUB_TASK 4   /* which top-level job is `$(MAKE) -C sub` */
+#define SUB_TASK 4   /* which job is recursive: the client, which does 3 work items */
 
-static const char usage[] = "[--jobs J] [--tasks N]    (J 1-16, default 3; N 1-32, default 8)";
+static const char usage[] = "[--jobs J] [--tasks N] [--style fifo|pipe]    "
+                            "(J 1-16, default 3; N 1-32, default 8; style default fifo)";
 
-/* In a memfd: every process maps the same page. */
+/* Mapped from a memfd that every process inherits: how many jobs run at once. */
 struct meter {
     atomic_int running, max;
 };
 
+/* A job slot: the implicit one, or a token read from the jobserver (kept to write back). */
+struct slot {
+    bool from_jobserver;
+    char token;
+};
+
 struct make {
-    const char *role;      /* "make" or "sub-make" */
-    long jobs;             /* -jJ, only passed on in MAKEFLAGS */
-    int rfd, wfd;          /* the jobserver pipe */
-    pid_t pid[MAX_SLOTS];  /* running children, 0 = free entry */
-    bool token[MAX_SLOTS]; /* true: that child runs on a token from the pipe */
-    bool implicit_busy;    /* our own free token is in use */
-    sigset_t wait_mask;    /* the signal mask during ppoll(): SIGCHLD let through */
+    int rfd, wfd;                  /* the jobserver, blocking on the read side */
+    pid_t pid[MAX_SLOTS];          /* running children, 0 = free entry */
+    char name[MAX_SLOTS][16];      /* their job names */
+    struct slot slot[MAX_SLOTS];   /* the slot each of them runs on */
+    bool implicit_busy;            /* our own free slot is in use */
+    sigset_t wait_mask;            /* our mask with SIGCHLD let through */
+    const char *client, *meter_fd; /* what the jobs are exec'd with */
 };
 
 static struct meter *meter;
 static int meter_fd = -1;
+/* A duplicate of the read end, closed by the SIGCHLD handler: see acquire_slot(). */
+static volatile sig_atomic_t read_dup = -1;
 
-/* Only there to interrupt ppoll(). */
+static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM came */
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
 static void on_sigchld(int sig)
 {
+    int saved = errno, fd = read_dup;
+
     (void)sig;
+    read_dup = -1;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
 }
 
-/* A leaf job: the real work (here a sleep) and the concurrency measurement around it. */
-static noreturn void run_job(const char *name, unsigned ms)
+/* After SIGINT or SIGTERM (the interrupted call returned EINTR): no new jobs; as GNU make
+ * does, SIGTERM is passed on to the running jobs, while a terminal's Ctrl-C reaches them
+ * without us (same process group).  Each job is waited for, its token written back, our
+ * objects removed; then we die of the signal. */
+static void stop_if_asked(struct make *m)
 {
-    int now = atomic_fetch_add(&meter->running, 1) + 1;
-    int seen = atomic_load(&meter->max);
+    int sig = stop_signal, status;
 
-    while (now > seen && !atomic_compare_exchange_weak(&meter->max, &seen, now))
-        ;
-    printf("[job %s] start, %d running now\n", name, now);
-    sleep_ms(ms);
-    now = atomic_fetch_sub(&meter->running, 1) - 1;
-    printf("[job %s] end after %u ms, %d running now\n", name, ms, now);
-    exit(0);
+    if (sig == 0)
+        return;
+    printf("[make] %s: no new jobs; waiting for the running ones, then their tokens go back\n",
+           sig == SIGINT ? "SIGINT" : "SIGTERM, passed on to my jobs");
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (m->pid[i] == 0)
+            continue;
+        if (sig == SIGTERM)
+            kill(m->pid[i], SIGTERM);
+        while (waitpid(m->pid[i], &status, 0) == -1 && errno == EINTR)
+            ;
+        if (m->slot[i].from_jobserver && write_full(m->wfd, &m->slot[i].token, 1) == -1)
+            warn_errno("write a token back");
+    }
+    cleanup_run(); /* what exit() would have removed: the jobserver FIFO */
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
-/* Reap finished children and give their slots back: a pipe token to the pipe, the implicit
- * one to ourselves.  As in GNU make, only after waitpid(): a crashed job loses no token. */
+/* Reap finished children and give their slots back: a token to the jobserver, the same
+ * byte that was read for it, or the implicit slot to ourselves.  As in GNU make, only after
+ * waitpid(): a job that crashed still gives its slot back. */
 static int reap_finished(struct make *m, int options)
 {
     int status, reaped = 0;
@@ -84,188 +123,268 @@ static int reap_finished(struct make *m, int options)
         for (int i = 0; i < MAX_SLOTS; i++) {
             if (m->pid[i] != pid)
                 continue;
-            if (!m->token[i])
+            if (!m->slot[i].from_jobserver) {
                 m->implicit_busy = false;
-            else if (write_full(m->wfd, "+", 1) == -1)
-                die_errno("write token");
+            } else {
+                printf("[make] job %s done: writing its token '%c' back to the jobserver\n",
+                       m->name[i], m->slot[i].token);
+                if (write_full(m->wfd, &m->slot[i].token, 1) == -1)
+                    die_errno("write the token back");
+            }
             m->pid[i] = 0;
         }
-        if (status != 0) /* anything but "exit status 0" */
-            die("%s: a job failed (%s)", m->role, fmt_wait_status(status).s);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
+            raise(SIGPIPE);   /* its stdout is ours: the reader is gone (`| head`), go as it did */
+        if (status != 0) {    /* anything but "exit status 0" */
+            stop_if_asked(m); /* a job killed by our own Ctrl-C is no failure of its own */
+            die("a job failed (%s)", fmt_wait_status(status).s);
+        }
         reaped++;
         options = WNOHANG;
+    }
+    if (pid == -1 && errno == EINTR) { /* only a stop signal: SIGCHLD is blocked here */
+        stop_if_asked(m);
+        return reaped + reap_finished(m, options);
     }
     if (pid == -1 && errno != ECHILD)
         die_errno("waitpid");
     return reaped;
 }
 
-/* Get a slot for the next job: the implicit token if it is free, else a byte from the pipe.
- * Waiting, we must still reap (and return tokens): ppoll() lets SIGCHLD in, only there. */
-static bool acquire_slot(struct make *m, const char *job)
+/* A slot for the next job: the implicit one if free, else a token from the jobserver.  The
+ * read blocks, as the manual requires, yet a child that exits meanwhile must be reaped (its
+ * slot may be the one we wait for).  GNU make's classic answer: SIGCHLD is blocked except
+ * around the read(), which uses a duplicate of the read end that the handler closes.  A
+ * SIGCHLD during read() interrupts it (EINTR); one just before it leaves a closed descriptor
+ * (EBADF): either way we come back here to reap, and never sleep past a child's exit.
+ * (GNU make itself now waits in pselect() and reads with O_NONBLOCK set instead.) */
+static struct slot acquire_slot(struct make *m, const char *job)
 {
+    sigset_t blocked;
     int waits = 0;
-    char tok;
+    char token;
 
     for (;;) {
+        stop_if_asked(m);
         reap_finished(m, WNOHANG);
         if (!m->implicit_busy) {
             m->implicit_busy = true;
-            return false;
+            return (struct slot){.from_jobserver = false};
         }
-        ssize_t n = read(m->rfd, &tok, 1);
+        if (read_dup == -1 && (read_dup = fcntl(m->rfd, F_DUPFD_CLOEXEC, 0)) == -1)
+            die_errno("dup the jobserver's read end");
+        struct pollfd now = {.fd = m->rfd, .events = POLLIN};
+        if (waits++ == 0 && poll(&now, 1, 0) == 0) /* only narration: no token there yet */
+            printf("[make] job %s waits for a token\n", job);
+        sigprocmask(SIG_SETMASK, &m->wait_mask, &blocked);
+        ssize_t n = read(read_dup, &token, 1);
+        int err = errno;
+        sigprocmask(SIG_SETMASK, &blocked, NULL);
         if (n == 1)
-            return true;
+            return (struct slot){.from_jobserver = true, .token = token};
         if (n == 0)
-            die("%s: the jobserver pipe has no writer left", m->role);
-        if (errno != EAGAIN && errno != EINTR)
-            die_errno("read token");
-        if (waits++ == 0)
-            printf("[%s] job %s waits for a token\n", m->role, job);
-        struct pollfd p = {.fd = m->rfd, .events = POLLIN};
-        if (ppoll(&p, 1, NULL, &m->wait_mask) == -1 && errno != EINTR)
-            die_errno("ppoll");
+            die("the jobserver has no writer left");
+        if (err == EAGAIN) { /* someone made the read side non-blocking: wait for a byte */
+            struct pollfd p = {.fd = m->rfd, .events = POLLIN};
+            if (ppoll(&p, 1, NULL, &m->wait_mask) == -1 && errno != EINTR)
+                die_errno("ppoll");
+        } else if (err != EINTR && err != EBADF) {
+            errno = err;
+            die_errno("read a token");
+        }
     }
 }
 
-/* `$(MAKE) -C sub`: make's own argv[0] again, knowing only its environment and open fds. */
-static noreturn void exec_sub_make(const struct make *m, const char *job)
+/* fork() and exec this program again as job `job`: a recursive sub-make or a plain command. */
+static void start(struct make *m, const char *job, bool recursive)
 {
-    char flags[64], fd[16];
-
-    snprintf(flags, sizeof flags, " -j%ld --jobserver-auth=%d,%d", m->jobs, m->rfd, m->wfd);
-    snprintf(fd, sizeof fd, "%d", meter_fd);
-    if (setenv("MAKEFLAGS", flags, 1) == -1)
-        die_errno("setenv MAKEFLAGS");
-    execlp(program_invocation_name, program_invocation_name, "--sub-make", job, "--meter-fd", fd,
-           (char *)NULL);
-    die_errno("exec %s", program_invocation_name);
-}
-
-static unsigned job_ms(const char *job) /* 30-60 ms, fixed per name: end out of order */
-{
-    unsigned h = 5381;
-    for (const char *p = job; *p != '\0'; p++)
-        h = h * 33 + (unsigned char)*p;
-    return 30 + (h * 2654435761u >> 20) % 31;
-}
-
-static void start(struct make *m, const char *job, bool token, bool recursive)
-{
+    struct slot slot = acquire_slot(m, job);
     int i = 0;
 
     while (m->pid[i] != 0)
         i++;
-    printf("[%s] job %s starts on %s\n", m->role, job,
-           token ? "a token from the pipe" : "the implicit token");
+    if (slot.from_jobserver)
+        printf("[make] job %s starts on token '%c' from the jobserver\n", job, slot.token);
+    else
+        printf("[make] job %s starts on the implicit slot\n", job);
+    pid_t parent = getpid();
     m->pid[i] = fork_or_die();
-    if (m->pid[i] == 0 && recursive)
-        exec_sub_make(m, job);
     if (m->pid[i] == 0) {
-        /* A plain command gets no jobserver, as in GNU make; the counter is mapped. */
-        close(m->rfd);
-        close(m->wfd);
-        close(meter_fd);
-        run_job(job, job_ms(job));
+        /* Not make's, but the demo's: a job whose make died (`| head -1`) gets SIGTERM
+         * instead of waiting for tokens that nobody will ever write back. */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+            _exit(1);
+        /* Only a recursive command inherits the jobserver's descriptors (pipe style); a
+         * plain one loses them at exec (FD_CLOEXEC).  A FIFO is reached by its path. */
+        if (recursive && (fcntl(m->rfd, F_SETFD, 0) == -1 || fcntl(m->wfd, F_SETFD, 0) == -1))
+            die_errno("let the recursive job inherit the jobserver");
+        if (recursive)
+            execl(m->client, m->client, "--client", job, "--work", "3", "--meter-fd", m->meter_fd,
+                  (char *)NULL);
+        else
+            execl(m->client, m->client, "--job", job, "--meter-fd", m->meter_fd, (char *)NULL);
+        die_errno("exec %s", m->client);
     }
-    m->token[i] = token;
+    snprintf(m->name[i], sizeof m->name[i], "%s", job);
+    m->slot[i] = slot;
 }
 
-static void run_make(struct make *m, const char *prefix, int tasks)
+static void run_jobs(struct make *m, int tasks)
 {
     char job[16];
 
     for (int t = 1; t <= tasks; t++) {
-        snprintf(job, sizeof job, "%s%s%d", prefix, *prefix ? "." : "", t);
-        start(m, job, acquire_slot(m, job), *prefix == '\0' && t == SUB_TASK);
+        snprintf(job, sizeof job, "%d", t);
+        start(m, job, t == SUB_TASK);
     }
     while (reap_finished(m, 0) > 0)
         ;
+    if (read_dup >= 0)
+        close(read_dup);
+    read_dup = -1;
+}
+
+/* SIGCHLD blocked from now on, let through only inside acquire_slot().  No SA_RESTART, for
+ * SIGCHLD nor for the stop signals: each must interrupt a read() or waitpid() that waits. */
+static void catch_signals(struct make *m)
+{
+    struct sigaction chld_sa = {.sa_handler = on_sigchld}, stop_sa = {.sa_handler = on_stop};
+    sigset_t chld;
+
+    sigemptyset(&chld_sa.sa_mask);
+    sigemptyset(&stop_sa.sa_mask);
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, &m->wait_mask) == -1 ||
+        sigaction(SIGCHLD, &chld_sa, NULL) == -1 || sigaction(SIGINT, &stop_sa, NULL) == -1 ||
+        sigaction(SIGTERM, &stop_sa, NULL) == -1)
+        die_errno("signal setup");
+    sigdelset(&m->wait_mask, SIGCHLD);
+}
+
+/* The jobserver of the top make: a FIFO in a private directory, or an anonymous pipe. */
+static const char *create_jobserver(struct make *m, bool fifo, char *auth, size_t size)
+{
+    static char dir[PATH_MAX], path[PATH_MAX + 32];
+    sigset_t saved;
+    int fds[2];
+
+    if (!fifo) {
+        if (pipe2(fds, O_CLOEXEC) == -1)
+            die_errno("pipe2");
+        m->rfd = fds[0];
+        m->wfd = fds[1];
+        snprintf(auth, size, "%d,%d", m->rfd, m->wfd);
+        return "pipe";
+    }
+    make_temp_dir(dir, sizeof dir, "advanced_jobserver");
+    snprintf(path, sizeof path, "%s/jobserver.fifo", dir);
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
+    if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1)
+        die_errno("mkfifo %s", path);
+    stop_signals_release(&saved);
+    /* The read side first, non-blocking (no writer yet), then made blocking for good. */
+    if ((m->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
+        (m->wfd = open(path, O_WRONLY | O_CLOEXEC)) == -1 || set_nonblocking(m->rfd, false) == -1)
+        die_errno("open %s", path);
+    snprintf(auth, size, "fifo:%s", path);
+    return "FIFO";
+}
+
+static int top_make(struct make *m, long jobs, long tasks, bool fifo)
+{
+    char auth[PATH_MAX + 40], flags[PATH_MAX + 64], back[MAX_SLOTS], want[MAX_SLOTS];
+    const char *kind = create_jobserver(m, fifo, auth, sizeof auth);
+    int nback = 0;
+
+    for (int i = 0; i < jobs - 1; i++) /* distinct tokens, to see each come back */
+        want[i] = (char)('a' + i);
+    if (jobs > 1 && write_full(m->wfd, want, (size_t)jobs - 1) == -1)
+        die_errno("load the tokens");
+    snprintf(flags, sizeof flags, " -j%ld --jobserver-auth=%s", jobs, auth);
+    if (setenv("MAKEFLAGS", flags, 1) == -1)
+        die_errno("setenv MAKEFLAGS");
+    printf("[make] -j%ld: a %s jobserver with %ld tokens ('%.*s'), plus my implicit slot\n", jobs,
+           kind, jobs - 1, (int)jobs - 1, want);
+    printf("[make] every job gets MAKEFLAGS='%s'\n", flags);
+    run_jobs(m, (int)tasks);
+
+    /* As make does at the end: close the write side, then every token must come back. */
+    close(m->wfd);
+    while (nback < MAX_SLOTS && read(m->rfd, &back[nback], 1) == 1)
+        nback++;
+    close(m->rfd);
+    bool whole = nback == jobs - 1;
+    for (int i = 0; i < nback; i++) /* each loaded token back exactly once, in any order */
+        whole = whole && memchr(want, back[i], (size_t)nback) != NULL &&
+                memchr(back + i + 1, back[i], (size_t)(nback - i - 1)) == NULL;
+    printf("[make] tokens back in the jobserver: %d of %ld ('%.*s')%s\n", nback, jobs - 1, nback,
+           back, whole ? ": each one written back as it was read" : ": TOKENS LOST");
+    return whole ? 0 : -1;
+}
+
+/* The jobs are advanced_jobserver_client, found beside this program. */
+static char *client_path(void)
+{
+    char *me = realpath(program_invocation_name, NULL), *path;
+
+    if (me == NULL || strchr(program_invocation_name, '/') == NULL)
+        die("run me by a path (./advanced_jobserver): my jobs are the program beside me");
+    *strrchr(me, '/') = '\0';
+    if (asprintf(&path, "%s/advanced_jobserver_client", me) == -1)
+        die_errno("asprintf");
+    free(me);
+    if (access(path, X_OK) == -1)
+        die_errno("%s (make builds it with this program)", path);
+    return path;
 }
 
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'},     {"tasks", required_argument, NULL, 'n'},
-        {"sub-make", required_argument, NULL, 'S'}, /* internal: job 4's recipe */
-        {"meter-fd", required_argument, NULL, 'M'}, /* internal: where the counter is */
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"jobs", required_argument, NULL, 'j'},
+        {"tasks", required_argument, NULL, 'n'},
+        {"style", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *sub_job = NULL, *flags;
     long jobs = 3, tasks = 8;
-    int fds[2], c, back = 0;
-    sigset_t chld, wait_mask;
+    bool fifo = true;
+    char meter_arg[16];
+    struct make m = {0};
+    int c;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
-    while ((c = cli_getopt(argc, argv, "j:n:h", longopts, usage)) != -1)
-        switch (c) {
-        case 'j': jobs = cli_long(optarg, 1, MAX_SLOTS, "--jobs", usage); break;
-        case 'n': tasks = cli_long(optarg, 1, MAX_TASKS, "--tasks", usage); break;
-        case 'S': sub_job = optarg; break;
-        case 'M': meter_fd = (int)cli_long(optarg, 0, INT_MAX, "--meter-fd", usage); break;
-        }
+    while ((c = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
+        if (c == 'j')
+            jobs = cli_long(optarg, 1, MAX_SLOTS, "--jobs", usage);
+        else if (c == 'n')
+            tasks = cli_long(optarg, 1, MAX_TASKS, "--tasks", usage);
+        else if (c == 's' && (strcmp(optarg, "fifo") == 0 || strcmp(optarg, "pipe") == 0))
+            fifo = strcmp(optarg, "fifo") == 0;
+        else if (c == 's')
+            die_usage(usage, "--style must be fifo or pipe, not '%s'", optarg);
+    }
     cli_no_operands(argc, argv, usage);
 
-    /* The counter is in a memfd, not MAP_ANONYMOUS: a mapping does not survive exec, an fd does. */
-    if (sub_job == NULL &&
-        ((meter_fd = memfd_create("meter", 0)) == -1 || ftruncate(meter_fd, sizeof *meter) == -1))
+    /* The meter is a memfd, not MAP_ANONYMOUS: a mapping does not survive exec, an fd does. */
+    if ((meter_fd = memfd_create("meter", 0)) == -1 || ftruncate(meter_fd, sizeof *meter) == -1)
         die_errno("memfd_create");
     meter = mmap(NULL, sizeof *meter, PROT_READ | PROT_WRITE, MAP_SHARED, meter_fd, 0);
     if (meter == MAP_FAILED)
-        die_errno("mmap the counter");
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    if (sigprocmask(SIG_BLOCK, &chld, &wait_mask) == -1 || signal(SIGCHLD, on_sigchld) == SIG_ERR)
-        die_errno("SIGCHLD setup");
-    sigdelset(&wait_mask, SIGCHLD); /* the mask for ppoll() */
-
-    if (sub_job != NULL) {
-        /* MAKEFLAGS holds mere numbers.  They name the pipe only because it was made without
-         * O_CLOEXEC; else they are closed (GNU make then warns "jobserver unavailable: using
-         * -j1"), or worse, reused by some unrelated file. */
-        if ((flags = getenv("MAKEFLAGS")) == NULL ||
-            sscanf(flags, " -j%ld --jobserver-auth=%d,%d", &jobs, &fds[0], &fds[1]) != 3)
-            die("sub-make: no jobserver in MAKEFLAGS");
-        if (fcntl(fds[0], F_GETFD) == -1 || fcntl(fds[1], F_GETFD) == -1)
-            die_errno("sub-make: jobserver fds %d,%d", fds[0], fds[1]);
-        printf("[sub-make] pid %d, a new program: MAKEFLAGS='%s', fds %d,%d open: joined the "
-               "jobserver; make's slot for job %s is my implicit token\n",
-               (int)getpid(), flags, fds[0], fds[1], sub_job);
-    } else {
-        /* Non-blocking reads let a make that lost the race for a byte go back to ppoll().  No
-         * O_CLOEXEC: the sub-make inherits both fds through exec. */
-        if (pipe2(fds, O_NONBLOCK) == -1)
-            die_errno("pipe2");
-        for (long i = 0; i < jobs - 1; i++)
-            if (write_full(fds[1], "+", 1) == -1)
-                die_errno("preload token");
-        printf("[make] -j%ld: jobserver pipe (read fd %d, write fd %d) preloaded with %ld tokens, "
-               "plus 1 implicit token\n",
-               jobs, fds[0], fds[1], jobs - 1);
-    }
-    struct make m = {.role = sub_job ? "sub-make" : "make",
-                     .jobs = jobs,
-                     .rfd = fds[0],
-                     .wfd = fds[1],
-                     .wait_mask = wait_mask};
-    run_make(&m, sub_job ? sub_job : "", sub_job ? SUB_JOBS : (int)tasks);
-    close(meter_fd); /* the mapping stays */
-    if (sub_job != NULL) {
-        close(m.rfd);
-        close(m.wfd);
-        return 0;
-    }
+        die_errno("mmap the meter");
+    snprintf(meter_arg, sizeof meter_arg, "%d", meter_fd);
+    m.client = client_path();
+    m.meter_fd = meter_arg;
+    catch_signals(&m);
+    int failed = top_make(&m, jobs, tasks, fifo);
+    close(meter_fd);
+    free((char *)m.client);
 
     int max = atomic_load(&meter->max);
-    printf("[make] maximum concurrency observed: %d (limit -j%ld)\n", max, jobs);
-    for (char tok; read(m.rfd, &tok, 1) == 1;) /* drain: count what came back */
-        back++;
-    printf("[make] tokens back in the pipe: %d of %ld%s\n", back, jobs - 1,
-           back == jobs - 1 ? ": the jobserver is whole" : ": TOKENS LOST");
-    close(m.rfd);
-    close(m.wfd);
     munmap(meter, sizeof *meter);
-    if (max > jobs || back != jobs - 1)
+    printf("[make] at most %d jobs ran at once (limit -j%ld)\n", max, jobs);
+    if (failed || max > jobs)
         die("the jobserver did not keep its limit");
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[-h]    (no options: the demo runs both processes itself)";
@@ -121,8 +122,11 @@ static bool latch_wait(struct latch *l, int timeout_ms)
         /* EOF on the watch pipe: the client is gone, however it ended, and nobody will ever
          * set the latch again.  PostgreSQL's WL_EXIT_ON_PM_DEATH does the same on the
          * postmaster's death: else an orphaned backend would go on waking up forever. */
-        if (p[1].revents != 0)
-            die("backend: the client is gone: exiting, as backends do on postmaster death");
+        if (p[1].revents != 0) { /* narrated, not an error: nobody is left to tell */
+            printf("[backend] the client is gone (EOF on the watch pipe): exiting, as backends "
+                   "do on postmaster death\n");
+            exit(1);
+        }
         drain_self_pipe(); /* bytes only mean "look again"; is_set is the truth */
     }
     atomic_store(&l->maybe_sleeping, 0);
@@ -183,10 +187,20 @@ static noreturn void run_backend(void)
     exit(0);
 }
 
-/* The demo waits on the backend's state; bounded so a bug cannot hang it. */
+static pid_t backend;
+
+/* The demo waits on the backend's state; bounded so a bug cannot hang it, and no longer
+ * than the backend lives. */
 static void wait_for(atomic_int *flag, int value)
 {
+    int status;
+
     for (int i = 0; atomic_load(flag) != value; i++) {
+        if (waitpid(backend, &status, WNOHANG) == backend) {
+            if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
+                raise(SIGPIPE); /* our shared stdout's reader is gone (`| head`): go as it did */
+            die("the backend ended early (%s)", fmt_wait_status(status).s);
+        }
         if (i == 2000)
             die("the backend did not reach the expected state");
         sleep_ms(1);
@@ -204,7 +218,6 @@ static void client_set(const char *what, int *signals)
 int main(int argc, char *argv[])
 {
     int status, signals = 0, alive[2];
-    pid_t backend;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);

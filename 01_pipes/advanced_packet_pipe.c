@@ -110,7 +110,7 @@ static void read_packets(int fd, size_t read_size)
         printf("[packet] the 100-byte packet fit in the buffer: nothing was lost\n");
     n = read_once(fd, buf, sizeof buf);
     show("packet", buf, n, sizeof buf);
-    /* pipe_write() fills one page per slot, so the split is at the page size,
+    /* anon_pipe_write() fills one page per slot, so the split is at the page size,
      * whatever PIPE_BUF says; a packet can be larger than buf, hence `page`. */
     printf("[packet] the %d-byte write comes back as packets of ", BIG_WRITE);
     for (ssize_t total = 0; total < BIG_WRITE; total += n) {

@@ -95,13 +95,16 @@ static void show_limits(void)
     new_pipe(fds);
     printf("[kernel] page size %ld bytes: each pipe_buffer slot of the ring points at one page\n",
            page);
-    /* pipe_write() holds pipe->mutex and, for at most PIPE_BUF bytes, waits
-     * until the whole write fits before copying it.  Fitting one slot is why
-     * it never has to sleep (and let another writer in) halfway through. */
-    printf(
-        "[kernel] PIPE_BUF %d bytes (fpathconf on a pipe: %ld): a write this small is atomic: the"
-        " kernel waits for room for all of it, then copies it under the pipe's lock\n",
-        PIPE_BUF, fpathconf(fds[1], _PC_PIPE_BUF));
+    /* anon_pipe_write() (pipe_write() before 2025) never compares a length with PIPE_BUF.
+     * Holding pipe->mutex, it merges the odd part of a write (length % page size) into the
+     * last slot's page only if all of it fits there, and copies the rest a page per fresh
+     * slot, dropping the mutex to sleep only between pages.  So a write of at most one page
+     * is copied in one step: atomic.  POSIX promises that for PIPE_BUF bytes, and 4096 is
+     * also the page here; with 64 KiB pages Linux keeps writes up to 64 KiB whole. */
+    printf("[kernel] PIPE_BUF %d bytes (fpathconf on a pipe: %ld): POSIX keeps a write this "
+           "small whole; Linux keeps any write of at most one page (%ld bytes) whole, copied in "
+           "one step under the pipe's lock\n",
+           PIPE_BUF, fpathconf(fds[1], _PC_PIPE_BUF), page);
     close_pipe(fds);
     printf("[kernel] /proc/sys/fs/pipe-max-size = %ld (%s): the largest ring F_SETPIPE_SZ grants"
            " without CAP_SYS_RESOURCE; also caps the 16-slot default\n",
@@ -145,11 +148,10 @@ static void show_default_ring(void)
                bytes_held(fds[0]));
     if (read(fds[0], sink, (size_t)page - 100) != page - 100)
         die_errno("read from pipe");
-    /* One slot free: a write bigger than PIPE_BUF takes what fits. */
-    printf(
-        "[ring] first page drained, one slot free: a write of %zu bytes returns %zd (partial: above"
-        " PIPE_BUF nothing is atomic)\n",
-        sizeof chunk, write(fds[1], chunk, sizeof chunk));
+    /* One slot free: a write of more than a page takes what fits, page by page. */
+    printf("[ring] first page drained, one slot free: a write of %zu bytes returns %zd (partial: "
+           "more than a page is copied page by page, nothing atomic about it)\n",
+           sizeof chunk, write(fds[1], chunk, sizeof chunk));
     close_pipe(fds);
 
     new_pipe(fds);
@@ -160,10 +162,9 @@ static void show_default_ring(void)
 
     new_pipe(fds);
     got = fill(fds[1], 3000, &writes);
-    printf(
-        "[ring] 3000-byte writes until EAGAIN: %ld bytes in %ld writes: a write <= PIPE_BUF never"
-        " straddles two slots, so each page wastes %ld bytes\n",
-        got, writes, page - 3000);
+    printf("[ring] 3000-byte writes until EAGAIN: %ld bytes in %ld writes: a write merges into the"
+           " last page only if all of it fits there, so each page wastes %ld bytes\n",
+           got, writes, page - 3000);
     close_pipe(fds);
 }
 

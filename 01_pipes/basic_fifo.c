@@ -11,7 +11,9 @@
  *      two terminals: ./basic_fifo --reader /tmp/myfifo     (prints what arrives)
  *                     ./basic_fifo --writer /tmp/myfifo     (sends the lines you type; Ctrl-D ends)
  *      Whichever side finds PATH missing creates the FIFO (mode 0600) and
- *      removes it when it exits, also on Ctrl-C.
+ *      removes it when it exits, also on Ctrl-C.  A side killed with SIGKILL
+ *      cannot clean up: the next run finds the stale FIFO, says so, uses it,
+ *      and leaves it alone (only its creator knows when it is no longer used).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
@@ -32,9 +34,13 @@
 
 static const char usage[] = "[--lines N] | --reader PATH | --writer PATH    (N from 1 to 1000)";
 
+/* Which part of the demonstration this process plays. */
+enum side { DEMO, READER, WRITER };
+
 /* Creates the FIFO unless it exists; only a FIFO we created is ours to remove. */
 static void make_fifo(const char *role, const char *path)
 {
+    struct stat st;
     sigset_t saved;
 
     stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
@@ -42,6 +48,12 @@ static void make_fifo(const char *role, const char *path)
         if (errno != EEXIST)
             die_errno("mkfifo %s", path);
         stop_signals_release(&saved);
+        /* Checked again with fstat() after open(): this only spares a regular file the open. */
+        if (stat(path, &st) == 0 && !S_ISFIFO(st.st_mode))
+            die_usage(usage, "'%s' exists and is not a FIFO", path);
+        printf("[%s] FIFO %s already exists: made by the other side, or left by a run killed "
+               "with SIGKILL (nothing cleans up after that); using it, not removing it\n",
+               role, path);
         return;
     }
     if (cleanup_add_path(path) == -1)
@@ -65,8 +77,10 @@ static int open_fifo(const char *role, const char *path, int flags)
         die_errno("open %s for %s", path, reading ? "reading" : "writing");
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISFIFO(st.st_mode))
+    if (!S_ISFIFO(st.st_mode)) {
+        close(fd);
         die_usage(usage, "'%s' exists and is not a FIFO", path);
+    }
     printf("[%s] open() returned after %s\n", role, fmt_duration((double)elapsed_ns(start)).s);
     return fd;
 }
@@ -141,7 +155,7 @@ static void show_sleeping(const char *role, pid_t pid)
            state != -1 ? state : '?', wchan[0] != '\0' ? wchan : "(not shown)");
 }
 
-static pid_t spawn(void (*side)(const char *, long), const char *path, long lines)
+static pid_t spawn(void (*run_side)(const char *, long), const char *path, long lines)
 {
     pid_t parent = getpid(), pid = fork_or_die();
 
@@ -152,7 +166,7 @@ static pid_t spawn(void (*side)(const char *, long), const char *path, long line
          * getppid() catches a parent that was already gone before we asked. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
             exit(1);
-        side(path, lines);
+        run_side(path, lines);
         exit(0);
     }
     return pid;
@@ -194,28 +208,32 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     const char *side_path = NULL;
+    enum side side = DEMO;
     long lines = 3;
-    int c, side = 0;
+    int c;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "n:h", longopts, usage)) != -1) {
         if (c == 'n') {
             lines = cli_long(optarg, 1, 1000, "--lines", usage);
         } else {
-            if (side != 0)
+            if (side != DEMO)
                 die_usage(usage, "give only one of --reader and --writer");
-            side = c;
+            side = c == 'r' ? READER : WRITER;
             side_path = optarg;
+            if (*side_path == '\0')
+                die_usage(usage, "--%s needs a path, not an empty string",
+                          side == READER ? "reader" : "writer");
         }
     }
     cli_no_operands(argc, argv, usage);
 
-    if (side == 0) {
+    if (side == DEMO) {
         demo(lines);
         return 0;
     }
-    make_fifo(side == 'r' ? "reader" : "writer", side_path);
-    if (side == 'r') {
+    make_fifo(side == READER ? "reader" : "writer", side_path);
+    if (side == READER) {
         run_reader(side_path);
     } else {
         /* A reader that quits must not kill us with SIGPIPE: a failed

@@ -5,7 +5,9 @@
  * the child reads until read() returns 0 (EOF), which happens only once
  * *every* write end is closed: the parent's after it finishes, and the
  * child's own copy, which it closes first thing.  The parent then reaps the
- * child with waitpid() so no zombie is left.
+ * child with waitpid() so no zombie is left.  Each parent line is printed
+ * before its write(): the child may print what it read before write() has
+ * even returned in the parent.
  *
  * Guide part: theory (pipes: creation, inheritance, EOF rule).
  * Run: ./basic_pipe_fork [--lines N]
@@ -13,11 +15,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 #include "io.h"
+#include "proc.h"
 #include "timing.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] = "[--lines N]    (N from 1 to 1000, default 3)";
@@ -60,27 +62,17 @@ static void run_parent(int write_fd, long lines)
     for (long i = 1; i <= lines; i++) {
         int len = snprintf(line, sizeof line, "line %ld of %ld\n", i, lines);
 
+        /* Announced first: once the bytes are in the pipe, the child may
+         * read and report them before write() returns here. */
+        printf("[parent] writing %d bytes: line %ld\n", len, i);
         if (write_full(write_fd, line, (size_t)len) == -1)
             die_errno("write to pipe");
-        printf("[parent] wrote %d bytes: line %ld\n", len, i);
         /* Pausing lets the child print each line as it arrives, so the
          * narration shows one read per write instead of one merged read. */
         sleep_ms(20);
     }
     printf("[parent] closing the write end: the child's next read() returns EOF\n");
     close(write_fd);
-}
-
-static void reap(pid_t child)
-{
-    int status;
-
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
-    if (WIFEXITED(status))
-        printf("[parent] reaped child %d: exit status %d\n", (int)child, WEXITSTATUS(status));
-    else
-        printf("[parent] reaped child %d: killed by signal %d\n", (int)child, WTERMSIG(status));
 }
 
 int main(int argc, char *argv[])
@@ -103,11 +95,7 @@ int main(int argc, char *argv[])
     if (pipe(fds) == -1)
         die_errno("pipe");
     printf("[parent] pipe created: read end fd %d, write end fd %d\n", fds[0], fds[1]);
-    fflush(stdout); /* or the child inherits unflushed output and prints it twice */
-
-    child = fork();
-    if (child == -1)
-        die_errno("fork");
+    child = fork_or_die(); /* flushes stdout first: no line is printed twice */
     if (child == 0) {
         /* The child never writes; with its write end open it would wait
          * for EOF forever, since it would be a writer itself. */
@@ -117,6 +105,6 @@ int main(int argc, char *argv[])
     }
     close(fds[0]);
     run_parent(fds[1], lines);
-    reap(child);
+    reap_child(child, "parent");
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "io.h"
 #include "proc.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,8 +49,14 @@ static noreturn void exec_stage(char **argv, int in_fd, int out_fd, int unused_f
     close(out_fd);
     close(unused_fd); /* the read end of our own output pipe belongs to the next stage */
     execvp(argv[0], argv);
+    int err = errno;
+
     warn_errno("execvp %s", argv[0]);
-    _exit(127); /* what a shell reports for a command it cannot run */
+    /* The shell's statuses: 127 when the command was not found, 126 when it was found but
+     * could not be run (no execute permission, not an executable format).  execvp() also
+     * says EACCES for an unsearchable directory in PATH, so a shell that must be exact
+     * searches PATH itself, as solution_pipeline does. */
+    _exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
 }
 
 /* Start every stage; returns the read end of the last stage's output. */

@@ -1,8 +1,9 @@
 /* pitfall_interleaved_writes.c - writes larger than PIPE_BUF tear and interleave
  *
  * POSIX makes a write() of at most PIPE_BUF bytes to a pipe atomic: its bytes
- * land side by side.  A bigger write() is copied in pieces as the reader makes
- * room, and other writers' pieces slip in between.  Here writers send records
+ * land side by side (Linux keeps any write of at most one page whole).  A bigger
+ * write() is copied a page at a time as the reader makes room, and other
+ * writers' pages slip in between.  Here writers send records
  * of one letter, four pipe capacities each, so every write() is split; the
  * reader counts records that mix letters.  --fixed sends PIPE_BUF-sized frames
  * with a header naming the writer: each frame is atomic, so no record tears.

@@ -34,11 +34,19 @@ static const char usage[] = "[--fixed]";
 static volatile sig_atomic_t interrupted; /* SIGALRM came: leave write() alone */
 static atomic_bool write_returned;        /* the watcher may stop signalling */
 
-/* What the watcher thread looks at: [0] the parent and the pipe it writes to, [1] the child. */
+/* One of the two writers, as the watcher sees it from the parent's side. */
+struct writer_side {
+    const char *name;
+    pid_t pid;
+    /* The parent's descriptor of the pipe this side writes into (FIONREAD works on either
+     * end): the write end to_child[1] for the parent, the read end from_child[0] for the child. */
+    int pipe_fd;
+};
+
+/* What the watcher thread looks at: side[0] the parent, side[1] the child. */
 static struct {
-    pthread_t writer; /* the parent's main thread */
-    pid_t pids[2];
-    int fds[2]; /* to_child[1], from_child[0] */
+    pthread_t writer_thread; /* the parent's main thread */
+    struct writer_side side[2];
     int capacity;
     bool stuck; /* both pipes full, both writers asleep */
 } watched;
@@ -84,13 +92,14 @@ static void *watch(void *unused)
     sleep_ms(DEADLINE_MS);
     for (;;) { /* stuck at once as a rule; a loaded machine may need a moment more */
         for (int i = 0; i < 2; i++) {
-            /* FIONREAD works on either end of a Linux pipe. */
-            if (ioctl(watched.fds[i], FIONREAD, &queued[i]) == -1)
+            const struct writer_side *w = &watched.side[i];
+
+            if (ioctl(w->pipe_fd, FIONREAD, &queued[i]) == -1)
                 die_errno("ioctl FIONREAD");
             /* For the parent, /proc/PID/ describes its main thread: the one in write(). */
-            if ((state[i] = proc_state(watched.pids[i])) == -1)
+            if ((state[i] = proc_state(w->pid)) == -1)
                 state[i] = '?';
-            if (proc_wchan(watched.pids[i], wchan[i], sizeof wchan[i]) == -1)
+            if (proc_wchan(w->pid, wchan[i], sizeof wchan[i]) == -1)
                 wchan[i][0] = '\0';
         }
         watched.stuck = queued[0] == watched.capacity && queued[1] == watched.capacity &&
@@ -103,13 +112,13 @@ static void *watch(void *unused)
     for (int i = 0; i < 2; i++)
         printf("[watcher] %s pid %d: state %c%s in wchan \"%s\"; the pipe it writes to holds "
                "%d bytes%s\n",
-               i == 0 ? "parent" : "child", (int)watched.pids[i], state[i],
+               watched.side[i].name, (int)watched.side[i].pid, state[i],
                state[i] == 'S' ? " (asleep)" : "", wchan[i], queued[i],
                queued[i] == watched.capacity ? ": full (FIONREAD == capacity)" : "");
     printf("[watcher] interrupting the parent's write() with SIGALRM\n");
     /* Repeated: a signal that lands just before write() blocks is not the last chance. */
     while (!atomic_load(&write_returned)) {
-        pthread_kill(watched.writer, SIGALRM);
+        pthread_kill(watched.writer_thread, SIGALRM);
         sleep_ms(50);
     }
     return unused;
@@ -126,11 +135,11 @@ static size_t write_while_watched(const char *buf, size_t size)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGALRM, &sa, NULL) == -1)
         die_errno("sigaction");
-    watched.writer = pthread_self();
+    watched.writer_thread = pthread_self();
     if ((err = pthread_create(&watcher, NULL, watch, NULL)) != 0)
         die_errnum(err, "pthread_create");
     while (sent < size && !interrupted) {
-        ssize_t n = write(watched.fds[0], buf + sent, size - sent);
+        ssize_t n = write(watched.side[0].pipe_fd, buf + sent, size - sent);
 
         if (n == -1 && errno != EINTR)
             die_errno("parent: write");
@@ -215,8 +224,8 @@ int main(int argc, char *argv[])
     close(from_child[1]);
     if ((out = calloc(size, 1)) == NULL)
         die_errno("calloc");
-    watched.pids[0] = getpid(), watched.pids[1] = child;
-    watched.fds[0] = to_child[1], watched.fds[1] = from_child[0];
+    watched.side[0] = (struct writer_side){"parent", getpid(), to_child[1]};
+    watched.side[1] = (struct writer_side){"child", child, from_child[0]};
 
     if (fixed) {
         printf("[parent] writing and reading at once: non-blocking ends and poll()\n");

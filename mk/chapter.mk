@@ -56,10 +56,14 @@ run: all
 	    ./$$p || { echo "==== $$p failed with status $$?"; exit 1; }; \
 	done
 
-# `make list`: each program with the title line of its header.
+# `make list`: each program with the title line of its header.  Under
+# `make list | head -3` the reader leaves early: SIGPIPE is ignored so that
+# printf fails instead of killing the shell (which make would report as
+# "Broken pipe"), and the loop stops quietly at the first failed write.
 list:
-	@for p in $(PROGRAMS); do \
-	    printf '%-40s %s\n' "$(CHAPTER)/$$p" "$$(sed -n '1s/^\/\* *[^ ]* - //p' $$p.c)"; \
+	@trap '' PIPE; for p in $(PROGRAMS); do \
+	    printf '%-40s %s\n' "$(CHAPTER)/$$p" "$$(sed -n '1s/^\/\* *[^ ]* - //p' $$p.c)" \
+	        2>/dev/null || exit 0; \
 	done
 
 unit-check: $(UNIT_TESTS)
