@@ -231,20 +231,28 @@ struct call {
 static bool parse_call(const char *line, struct call *c)
 {
     size_t n = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
-    const char *close = NULL, *p;
+    const char *close = NULL, *ret = NULL;
 
     if (n == 0 || n >= sizeof c->name || line[n] != '(')
         return false;
-    for (p = line; (p = strstr(p, ") = ")) != NULL; p++)
-        close = p; /* the last ") = " ends the arguments */
+    /* The last ")", spaces, "= " ends the arguments: strace pads short calls
+     * to a column ("getpid()      = 42"). */
+    for (const char *p = strchr(line, ')'); p != NULL; p = strchr(p + 1, ')')) {
+        const char *q = p + 1 + strspn(p + 1, " ");
+
+        if (q > p + 1 && q[0] == '=' && q[1] == ' ') {
+            close = p;
+            ret = q + 2;
+        }
+    }
     if (close == NULL)
         return false;
     memcpy(c->name, line, n);
     c->name[n] = '\0';
     c->args = line + n + 1;
     c->args_len = (size_t)(close - c->args);
-    c->has_ret = close[4] == '-' || (close[4] >= '0' && close[4] <= '9');
-    c->ret = c->has_ret ? strtol(close + 4, NULL, 0) : 0;
+    c->has_ret = ret[0] == '-' || (ret[0] >= '0' && ret[0] <= '9');
+    c->ret = c->has_ret ? strtol(ret, NULL, 0) : 0;
     return true;
 }
 
