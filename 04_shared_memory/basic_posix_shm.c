@@ -41,10 +41,11 @@ struct board {
 
 static void check_name(const char *name)
 {
-    if (name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') != NULL ||
-        strlen(name) > 200)
-        die_usage(usage, "'%s' is not a shared memory name: one '/', then 1 to 199 characters "
-                         "without '/'", name);
+    if (name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') != NULL || strlen(name) > 200)
+        die_usage(usage,
+                  "'%s' is not a shared memory name: one '/', then 1 to 199 characters "
+                  "without '/'",
+                  name);
 }
 
 static struct board *map_board(int fd, int prot)
@@ -74,8 +75,8 @@ static struct board *create_board(const char *role, const char *name, int *slot)
     stop_signals_release(&saved);
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", name);
-    printf("[%s] shm_open(\"%s\", O_CREAT|O_EXCL, 0600): size %lld bytes, /dev/shm%s\n", role,
-           name, (long long)st.st_size, name);
+    printf("[%s] shm_open(\"%s\", O_CREAT|O_EXCL, 0600): size %lld bytes, /dev/shm%s\n", role, name,
+           (long long)st.st_size, name);
     if (ftruncate(fd, sizeof(struct board)) == -1)
         die_errno("ftruncate %s", name);
     printf("[%s] ftruncate() to %zu bytes, the size of the shared struct\n", role,
