@@ -76,8 +76,8 @@ static noreturn void run_child(key_t key, char *inherited, int to_parent, int fr
     if (shmid == -1)
         die_errno("shmget key 0x%08x", (unsigned)key);
     text = attach(shmid);
-    printf("[child] shmget(0x%08x) found id %d; attached, it reads \"%s\"\n", (unsigned)key,
-           shmid, text);
+    printf("[child] shmget(0x%08x) found id %d; attached, it reads \"%s\"\n", (unsigned)key, shmid,
+           text);
     give_turn(to_parent);
     wait_turn(from_parent); /* the parent removes the segment meanwhile */
     printf("[child] after IPC_RMID the memory still works: \"%s\"\n", text);
