@@ -139,8 +139,7 @@ static int make_sealed_memfd(void)
     if (text == MAP_FAILED)
         die_errno("mmap");
     snprintf(text, OBJECT_SIZE, "a frame drawn by pid %d", (int)getpid());
-    printf("[creator] sized it with ftruncate() to %d bytes and wrote \"%s\"\n", OBJECT_SIZE,
-           text);
+    printf("[creator] sized it with ftruncate() to %d bytes and wrote \"%s\"\n", OBJECT_SIZE, text);
 
     /* F_SEAL_WRITE needs every writable shared mapping gone first. */
     if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == -1)
