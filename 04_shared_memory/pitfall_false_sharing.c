@@ -124,8 +124,7 @@ int main(int argc, char *argv[])
     off_a = (size_t)((char *)counters[0] - (char *)mem);
     off_b = (size_t)((char *)counters[1] - (char *)mem);
     printf("[parent] counters at offsets %zu and %zu: %s\n", off_a, off_b,
-           off_a / LINE == off_b / LINE ? "the SAME 64-byte cache line"
-                                        : "different cache lines");
+           off_a / LINE == off_b / LINE ? "the SAME 64-byte cache line" : "different cache lines");
     if (ncpus < 2)
         printf("[parent] only one CPU is allowed: the processes take turns and the line never "
                "bounces, so the times below show no difference\n");
