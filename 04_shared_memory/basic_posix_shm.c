@@ -168,7 +168,7 @@ static void demo(void)
     cleanup_forget(slot); /* removed by hand: nothing left for the registry */
     printf("[parent] shm_unlink(\"%s\"): the name is removed\n", name);
     show_dev_shm(name);
-    printf("[parent] the pages live while mapped: the text still reads \"%.20s...\"\n", b->text);
+    printf("[parent] the pages live while mapped: the text still reads \"%s\"\n", b->text);
     munmap(b, sizeof *b);
     printf("[parent] munmap(): the last mapping is gone, so are the pages\n");
 }
