@@ -60,8 +60,8 @@ static void init_robust_mutex(pthread_mutex_t *m)
 
 static struct bank *make_bank(void)
 {
-    struct bank *bank = mmap(NULL, sizeof *bank, PROT_READ | PROT_WRITE,
-                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct bank *bank =
+        mmap(NULL, sizeof *bank, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pthread_condattr_t cattr;
 
     if (bank == MAP_FAILED)
@@ -128,8 +128,8 @@ static noreturn void run_owner(struct bank *bank, int report_fd)
 
 static void repair(struct bank *bank)
 {
-    printf("[parent] found a=%d b=%d (sum %d, should be %d), journal says %d in flight\n",
-           bank->a, bank->b, bank->a + bank->b, TOTAL, bank->pending);
+    printf("[parent] found a=%d b=%d (sum %d, should be %d), journal says %d in flight\n", bank->a,
+           bank->b, bank->a + bank->b, TOTAL, bank->pending);
     if (bank->pending != 0 && bank->a + bank->b != TOTAL) {
         bank->b += bank->pending; /* finish the transfer the journal describes */
         bank->pending = 0;
