@@ -49,8 +49,8 @@ static unsigned long touch(unsigned char *p, size_t size, bool write)
 
 static void *map(size_t size, int extra_flags)
 {
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | extra_flags,
-                   -1, 0);
+    void *p =
+        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | extra_flags, -1, 0);
 
     if (p == MAP_FAILED)
         die_errno("mmap");
@@ -82,8 +82,8 @@ static void show_smaps(const char *role, const void *p)
                 sscanf(line + strlen(keys[k]), " %63[^\n]", found[k]);
     }
     fclose(f);
-    printf("[%s] smaps of the mapping: Rss %s, Pss %s, Shared_Dirty %s, Private_Dirty %s\n",
-           role, found[0], found[1], found[2], found[3]);
+    printf("[%s] smaps of the mapping: Rss %s, Pss %s, Shared_Dirty %s, Private_Dirty %s\n", role,
+           found[0], found[1], found[2], found[3]);
 }
 
 /* shmmax and shmall default to ULONG_MAX - 2^24, more than sysctl_long() takes: read them as
@@ -126,8 +126,8 @@ int main(int argc, char *argv[])
     page_size = sysconf(_SC_PAGESIZE);
     pages = size / (size_t)page_size;
 
-    printf("[parent] page size %ld bytes; a %s shared anonymous mapping is %zu pages\n",
-           page_size, fmt_bytes(size).s, pages);
+    printf("[parent] page size %ld bytes; a %s shared anonymous mapping is %zu pages\n", page_size,
+           fmt_bytes(size).s, pages);
     before = minor_faults();
     p = map(size, 0);
     printf("[parent] mmap(): %ld minor faults: addresses reserved, no page yet\n",
