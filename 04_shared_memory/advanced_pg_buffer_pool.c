@@ -279,7 +279,7 @@ static noreturn void run_backend(int id, long reads)
         printf("[backend 1] after %ld reads buffer %d still holds block %d: %s\n", reads, held,
                PINNED_BLOCK,
                pool->desc[held].tag == PINNED_BLOCK ? "a pinned page is never evicted"
-                                                     : "EVICTED WHILE PINNED");
+                                                    : "EVICTED WHILE PINNED");
         unpin(&pool->desc[held]);
     }
     printf("[backend %d] %ld reads, %d wrong pages\n", id, reads, bad);
@@ -324,8 +324,8 @@ int main(int argc, char *argv[])
            atomic_load(&pool->pinned_skips));
     for (int b = 0; b < NBUFFERS; b++)
         failed += (atomic_load(&pool->desc[b].state) & REFCOUNT_MASK) != 0;
-    printf("[postmaster] %s\n", failed == 0 ? "every page checked, every pin released"
-                                             : "SOMETHING WENT WRONG");
+    printf("[postmaster] %s\n",
+           failed == 0 ? "every page checked, every pin released" : "SOMETHING WENT WRONG");
     munmap(pool, sizeof *pool);
     return failed == 0 ? 0 : 1;
 }
