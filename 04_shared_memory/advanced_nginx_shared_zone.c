@@ -26,8 +26,19 @@ static const char usage[] = "[--workers N] [--connections N]    (workers 1-8, co
 
 #define CL 128 /* "cl should be equal to or greater than cache line size" */
 
-enum slot { ACCEPT_MUTEX, CONNECTION_COUNTER, ACCEPTED, HANDLED, REQUESTS, ACTIVE, READING,
-            WRITING, WAITING, PENDING, NSLOTS };
+enum slot {
+    ACCEPT_MUTEX,
+    CONNECTION_COUNTER,
+    ACCEPTED,
+    HANDLED,
+    REQUESTS,
+    ACTIVE,
+    READING,
+    WRITING,
+    WAITING,
+    PENDING,
+    NSLOTS
+};
 
 static unsigned char *zone;
 
