@@ -134,9 +134,12 @@ static noreturn void run_client(int sock, long frames)
     close(fd); /* the compositor has its own descriptor now */
     for (uint32_t b = 0; b < NBUFFERS; b++)
         send_message(sock,
-                     &(struct message){.op = CREATE_BUFFER, .id = b,
-                                       .offset = (int32_t)(b * BUFFER_BYTES), .width = WIDTH,
-                                       .height = HEIGHT, .stride = STRIDE,
+                     &(struct message){.op = CREATE_BUFFER,
+                                       .id = b,
+                                       .offset = (int32_t)(b * BUFFER_BYTES),
+                                       .width = WIDTH,
+                                       .height = HEIGHT,
+                                       .stride = STRIDE,
                                        .format = FORMAT_XRGB8888},
                      -1);
 
