@@ -201,10 +201,10 @@ int main(int argc, char *argv[])
     copy = msg + msg_size;
     for (size_t i = 0; i < msg_size; i++)
         msg[i] = (unsigned char)(i * 7 + (i >> 12));
-    struct shared_result *res = (struct shared_result *)((char *)mem + ring_mapping_size(RING_BYTES));
+    struct shared_result *res =
+        (struct shared_result *)((char *)mem + ring_mapping_size(RING_BYTES));
 
-    printf("[parent] producer and consumer processes, unpinned; a warm-up, then %ld runs\n",
-           runs);
+    printf("[parent] producer and consumer processes, unpinned; a warm-up, then %ld runs\n", runs);
     for (long r = -1; r < runs; r++) {
         double t = (double)ring_run(mem, res, msg, copy, &wrong);
 
