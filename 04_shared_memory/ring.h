@@ -1,6 +1,6 @@
 /* ring.h - a lock-free single-producer single-consumer byte ring for shared memory.
  *
- * The chapter's one module: advanced_spsc_ring and advanced_zero_copy_handoff build on it, and
+ * The chapter's one module: advanced_spsc_ring and solution_ring_tuning build on it, and
  * test_ring checks it (wrap-around, full, empty, every byte across processes).
  *
  * Layout (struct ring_shared, placed at the start of a shared mapping): the producer's index,
