@@ -82,6 +82,11 @@ static void show_smaps(const char *role, const void *p)
                 sscanf(line + strlen(keys[k]), " %63[^\n]", found[k]);
     }
     fclose(f);
+    if (!in_mapping) {
+        printf("[%s] smaps: no mapping starts at %p (under valgrind, say, the layout differs)\n",
+               role, p);
+        return;
+    }
     printf("[%s] smaps of the mapping: Rss %s, Pss %s, Shared_Dirty %s, Private_Dirty %s\n", role,
            found[0], found[1], found[2], found[3]);
 }

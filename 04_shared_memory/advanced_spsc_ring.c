@@ -38,7 +38,7 @@ struct control { /* beside the ring, in the same shared mapping */
 };
 
 static size_t message_size = 1 << 20, ring_size = 4 << 20;
-static uint64_t total = (uint64_t)512 << 20;
+static uint64_t total = (uint64_t)128 << 20;
 static long runs = 5, round_trips = 20000;
 static int cpus[2], ncpus;
 static unsigned char *pattern; /* the message body both sides know, page-aligned */

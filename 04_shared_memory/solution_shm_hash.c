@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] = "[-]    ('-': commands from stdin; without it a demonstration)";
@@ -135,6 +136,28 @@ static void wait_turn(sem_t *s)
             die_errno("sem_wait");
 }
 
+/* The first process's wait: a second process that died can never post, so look. */
+static void wait_for_second(sem_t *s, pid_t pid)
+{
+    for (;;) {
+        struct timespec deadline;
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += 100000000;
+        if (deadline.tv_nsec >= 1000000000) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000;
+        }
+        if (sem_timedwait(s, &deadline) == 0)
+            return;
+        if (errno != ETIMEDOUT && errno != EINTR)
+            die_errno("sem_timedwait");
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            die("the second process died");
+        }
+    }
+}
+
 /* The second process: knows only the name; runs what it is handed until told to quit. */
 static int run_second(const char *name)
 {
@@ -159,6 +182,7 @@ static int run_second(const char *name)
 }
 
 static pid_t second = -1;
+static char self_path[4096]; /* this program, to run it again as the second process */
 
 /* SIGTERM/SIGINT: stop and reap the second process, remove the name, die of the signal. */
 static void on_stop(int sig)
@@ -217,7 +241,7 @@ static void start_second(const char *name)
         char *args[] = {(char *)"solution_shm_hash", (char *)"--second", (char *)name, NULL};
 
         sigprocmask(SIG_SETMASK, &saved, NULL);
-        execv("/proc/self/exe", args); /* a fresh address space: the table maps elsewhere */
+        execv(self_path, args); /* a fresh address space: the table maps elsewhere */
         _exit(127);
     }
     memset(&sa, 0, sizeof sa);
@@ -264,6 +288,11 @@ int main(int argc, char *argv[])
         demo_input();
     cli_no_operands(argc, argv, usage);
 
+    ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+
+    if (len <= 0)
+        die_errno("readlink /proc/self/exe");
+    self_path[len] = '\0';
     snprintf(name, sizeof name, "/solution_shm_hash.%d", (int)getpid());
     t = create_table(name);
     start_second(name);
@@ -274,7 +303,7 @@ int main(int argc, char *argv[])
         }
         snprintf(t->command, sizeof t->command, "%s", line);
         sem_post(&t->second_turn);
-        wait_turn(&t->first_turn);
+        wait_for_second(&t->first_turn, second);
     }
     free(line);
     t->quit = 1;
