@@ -15,6 +15,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/sockios.h> /* SIOCINQ, SIOCOUTQ */
@@ -843,4 +845,104 @@ int mb_set_receive(struct mb_set *set, struct mb_msg *m, struct mb_event *ev, in
             return -1;
         }
     }
+}
+
+/* ---- bootstrap names
+ * ------------------------------------------------------------------------------------- */
+
+#define MB_BOOTSTRAP_TYPE 0x424f4f54u /* "BOOT" */
+
+static int unix_address(const char *path, struct sockaddr_un *addr)
+{
+    memset(addr, 0, sizeof *addr);
+    addr->sun_family = AF_UNIX;
+    if (path[0] == '\0' || strlen(path) >= sizeof addr->sun_path) {
+        errno = path[0] == '\0' ? EINVAL : ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(addr->sun_path, path);
+    return 0;
+}
+
+int mb_bootstrap_listen(const char *path)
+{
+    struct sockaddr_un addr;
+    mode_t old_mask;
+    int fd, r, saved_errno;
+
+    if (unix_address(path, &addr) == -1)
+        return -1;
+    if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+        return -1;
+    /* bind() creates the socket file with mode 0777 & ~umask: 0600 needs umask 0177. */
+    old_mask = umask(0177);
+    r = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+    saved_errno = errno;
+    umask(old_mask);
+    if (r == -1 || listen(fd, 16) == -1) {
+        saved_errno = r == -1 ? saved_errno : errno;
+        if (r == 0)
+            unlink(path); /* bound by us a moment ago */
+        close(fd);
+        errno = saved_errno;
+        return -1;
+    }
+    return fd;
+}
+
+int mb_bootstrap_serve(int listen_fd, mb_send_t right, int timeout_ms)
+{
+    struct mb_msg m;
+    mb_send_t conn;
+    short revents = 0;
+    int ready, r, saved_errno;
+
+    ready = wait_for(listen_fd, POLLIN, deadline_of(timeout_ms), &revents);
+    if (ready <= 0) {
+        if (ready == 0)
+            errno = timeout_ms == 0 ? EAGAIN : ETIMEDOUT;
+        return -1;
+    }
+    if ((conn.fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+        return -1;
+    mb_msg_init(&m, MB_BOOTSTRAP_TYPE, 0, NULL, 0);
+    mb_msg_add_right(&m, right.fd);
+    /* A fresh connection has room for one message: this never waits. */
+    r = mb_send(conn, &m, 0);
+    saved_errno = errno;
+    mb_send_release(&conn);
+    errno = saved_errno;
+    return r;
+}
+
+int mb_bootstrap_lookup(const char *path, mb_send_t *right, int timeout_ms)
+{
+    struct sockaddr_un addr;
+    struct mb_port conn = {.save_limit = MB_SAVE_LIMIT};
+    struct mb_msg m;
+    int r, saved_errno;
+
+    if (unix_address(path, &addr) == -1)
+        return -1;
+    if ((conn.fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1)
+        return -1;
+    if (connect(conn.fd, (struct sockaddr *)&addr, sizeof addr) == -1) {
+        saved_errno = errno;
+        close(conn.fd);
+        errno = saved_errno;
+        return -1;
+    }
+    r = mb_receive(&conn, &m, timeout_ms);
+    saved_errno = errno;
+    close(conn.fd);
+    if (r == 1 && (m.type != MB_BOOTSTRAP_TYPE || m.nrights != 1)) {
+        mb_msg_release(&m);
+        r = 0;
+    }
+    if (r != 1) {
+        errno = r == 0 ? EPROTO : saved_errno;
+        return -1;
+    }
+    right->fd = m.rights[0];
+    return 0;
 }

@@ -245,4 +245,23 @@ size_t mb_set_size(const struct mb_set *set);
  * EAGAIN/ETIMEDOUT, EINTR, ENOENT (the set is empty: nothing can ever come), EPROTO. */
 int mb_set_receive(struct mb_set *set, struct mb_msg *m, struct mb_event *ev, int timeout_ms);
 
+/* ---- bootstrap names: how an unrelated process gets its first send right ------------------- */
+
+/* A Mach task starts with a send right to its bootstrap server, which hands out the
+ * rights of named services.  Here a process gets its first right by connecting to a
+ * SOCK_SEQPACKET socket bound at a path: the server answers each connection with one
+ * message carrying a copy of a send right, then closes it.
+ *
+ * mb_bootstrap_listen() binds `path` with mode 0600 (bind() refuses a path that exists:
+ * EADDRINUSE, so two servers never share one) and listens; the caller registers the
+ * path for removal.  Returns the listening descriptor (close-on-exec), or -1.
+ * mb_bootstrap_serve() accepts one connection (waiting as timeout_ms says) and hands
+ * it a copy of `right`.  0, or -1 with errno (EAGAIN/ETIMEDOUT: nobody came).
+ * mb_bootstrap_lookup() connects to `path` and stores the right it is given in *right.
+ * 0, or -1 with errno: ENOENT or ECONNREFUSED (no server there), ENOTSOCK, ETIMEDOUT,
+ * EPROTO (what answered is not a bootstrap server). */
+int mb_bootstrap_listen(const char *path);
+int mb_bootstrap_serve(int listen_fd, mb_send_t right, int timeout_ms);
+int mb_bootstrap_lookup(const char *path, mb_send_t *right, int timeout_ms);
+
 #endif

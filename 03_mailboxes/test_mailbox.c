@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -823,6 +824,60 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
+static int look_up_and_send(void *arg)
+{
+    const char *path = arg;
+    mb_send_t right;
+    struct mb_msg m;
+
+    if (mb_bootstrap_lookup(path, &right, 2000) != 0)
+        return 1;
+    mb_msg_text(&m, 9, 9, "found you by name");
+    if (mb_send(right, &m, 2000) != 0)
+        return 2;
+    mb_send_release(&right);
+    return 0;
+}
+
+START_TEST(test_bootstrap_name)
+{
+    char dir[] = "/tmp/test_mailbox.XXXXXX", path[64];
+    mb_send_t send, dummy;
+    struct mb_port *port = new_port(8, &send);
+    struct mb_msg m;
+    struct stat st;
+    int lfd;
+    pid_t child;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/service", dir);
+    errno = 0;
+    ck_assert_int_eq(mb_bootstrap_lookup(path, &dummy, 100), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_ge(lfd = mb_bootstrap_listen(path), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert(S_ISSOCK(st.st_mode));
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(mb_bootstrap_listen(path), -1); /* never two servers on one name */
+    ck_assert_int_eq(errno, EADDRINUSE);
+    ck_assert_int_eq(mb_bootstrap_serve(lfd, send, 0), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    child = spawn(look_up_and_send, path);
+    ck_assert_int_eq(mb_bootstrap_serve(lfd, send, 2000), 0);
+    mb_send_release(&send);
+    ck_assert_int_eq(mb_receive(port, &m, 2000), 1);
+    ck_assert_str_eq((const char *)m.payload, "found you by name");
+    ck_assert_int_eq(exit_status(child), 0);
+    ck_assert_int_eq(mb_receive(port, &m, 2000), 0); /* the looked-up right was the last */
+    close(lfd);
+    ck_assert_int_eq(mb_bootstrap_lookup(path, &dummy, 100), -1);
+    ck_assert_int_eq(errno, ECONNREFUSED); /* the name is there, nobody listens */
+    unlink(path);
+    rmdir(dir);
+    mb_port_destroy(port);
+}
+END_TEST
+
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -877,6 +932,7 @@ static Suite *mailbox_suite(void)
     tcase_add_test(edge, test_malformed_record_is_dropped_without_leaking);
     tcase_add_test(edge, test_bad_arguments);
     tcase_add_test(edge, test_signal_ends_a_wait_with_eintr);
+    tcase_add_test(rights, test_bootstrap_name);
     TCase *all[] = {basic, cap, rights, notify, sets, sel, rpc, edge};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         tcase_set_timeout(all[i], 20);
