@@ -642,12 +642,14 @@ struct member {
     mb_send_t name;
     int priority;
     void *cookie;
+    uint64_t last_served; /* the set's turn counter when it was last served */
 };
 
 struct mb_set {
     int epfd;
     struct member **members;
     size_t n, cap;
+    uint64_t turn;
 };
 
 struct mb_set *mb_set_create(void)
@@ -771,25 +773,31 @@ size_t mb_set_size(const struct mb_set *set)
     return set->n;
 }
 
+/* Whether `mb` should be served before `best`: a higher priority, or the same one and
+ * served longer ago (so ports of equal priority take turns). */
+static bool better(const struct member *mb, const struct member *best)
+{
+    return best == NULL || mb->priority > best->priority ||
+           (mb->priority == best->priority && mb->last_served < best->last_served);
+}
+
 /* The best candidate: a member epoll found ready, or a port holding kept messages
- * (ready without the kernel knowing); the highest priority wins, the earlier on a tie. */
+ * (ready without the kernel knowing). */
 static struct member *pick(struct mb_set *set, const struct epoll_event *ready, int nready)
 {
     struct member *best = NULL;
 
-    for (int i = 0; i < nready; i++) {
-        struct member *mb = ready[i].data.ptr;
-
-        if (best == NULL || mb->priority > best->priority)
-            best = mb;
-    }
+    for (int i = 0; i < nready; i++)
+        if (better(ready[i].data.ptr, best))
+            best = ready[i].data.ptr;
     for (size_t i = 0; i < set->n; i++) {
         struct member *mb = set->members[i];
 
-        if (mb->port != NULL && mb->port->nsaved > 0 &&
-            (best == NULL || mb->priority > best->priority))
+        if (mb->port != NULL && mb->port->nsaved > 0 && better(mb, best))
             best = mb;
     }
+    if (best != NULL)
+        best->last_served = ++set->turn;
     return best;
 }
 

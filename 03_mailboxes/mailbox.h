@@ -227,7 +227,7 @@ struct mb_set *mb_set_create(void);
 /* Frees the set; the ports and rights in it are the caller's and stay open. */
 void mb_set_destroy(struct mb_set *set);
 /* Adds a receive right.  Among ready ports, mb_set_receive() serves the highest
- * priority first; ports of equal priority take turns (epoll rotates its ready list).
+ * priority first; ports of equal priority take turns (the one served longest ago first).
  * 0, or -1 with errno (EEXIST: already there). */
 int mb_set_add(struct mb_set *set, struct mb_port *port, int priority, void *cookie);
 /* Requests a dead-name notification for a send right (Mach's

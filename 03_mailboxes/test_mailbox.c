@@ -565,6 +565,18 @@ START_TEST(test_port_set_serves_higher_priority_first)
         ck_assert_int_eq(mb_set_receive(set, &m, &ev, 0), 1);
         ck_assert_ptr_eq(ev.port, pn);
     }
+    /* Equal priorities take turns. */
+    ck_assert_int_eq(exit_status(spawn(send_numbered, &normal)), 0);
+    ck_assert_int_eq(exit_status(spawn(send_numbered, &urgent)), 0);
+    ck_assert_int_eq(mb_set_remove(set, pu), 0);
+    ck_assert_int_eq(mb_set_add(set, pu, 1, NULL), 0);
+    for (int i = 0; i < 12; i++) {
+        struct mb_port *previous = ev.port;
+
+        ck_assert_int_eq(mb_set_receive(set, &m, &ev, 0), 1);
+        if (i > 0)
+            ck_assert_ptr_ne(ev.port, previous);
+    }
     ck_assert_int_eq(mb_set_remove(set, pn), 0);
     ck_assert_int_eq(mb_set_remove(set, pn), -1);
     ck_assert_int_eq(errno, ENOENT);
