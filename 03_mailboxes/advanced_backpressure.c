@@ -5,8 +5,8 @@
  * --mode block waits (the producer slows to the consumer's pace, nothing is lost),
  * --mode refuse drops the message at once (load shedding: EAGAIN), --mode timeout waits
  * at most 5 ms and then drops it.  The consumer prints the queue depth over time.  A
- * blocked producer is woken only when the queue is down to a quarter (unix_writable():
- * 4 x bytes queued <= SO_SNDBUF), so in block mode the depth saws between 32 and 8.
+ * blocked producer is woken only when the queue is below a quarter (unix_writable():
+ * 4 x bytes charged <= SO_SNDBUF), so in block mode the depth saws between 32 and 7.
  * Guide part: theory (bounded capacity and back-pressure; the kernel's wake-up rule).
  * Run: ./advanced_backpressure [--mode block|refuse|timeout] [--messages N]
  */
@@ -75,14 +75,14 @@ static noreturn void run_producer(mb_send_t to, enum mode mode, long messages)
     }
     if (mode == BLOCK)
         printf("[producer] %ld offered, 0 dropped; waited %ld times, woken each time with at "
-               "most %ld queued (a quarter of %d is %d)\n",
-               messages, blocked, max_resume_depth, CAPACITY, CAPACITY / 4);
+               "most %ld queued (below a quarter of %d)\n",
+               messages, blocked, max_resume_depth, CAPACITY);
     else
         printf("[producer] %ld offered, %ld dropped, %ld sent after a wait%s\n", messages, refused,
                blocked,
                mode == TIMEOUT && blocked == 0
-                   ? ": 5 ms is less than the queue takes to drain to a quarter, the point "
-                     "where a waiting sender is woken"
+                   ? ": 5 ms is less than the queue takes to drain below a quarter, where a "
+                     "waiting sender is woken"
                    : "");
     /* The last word, which may wait: how many were dropped, for the consumer to check. */
     mb_msg_init(&m, REPORT_MSG, (uint32_t)refused, NULL, 0);

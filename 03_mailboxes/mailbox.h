@@ -48,7 +48,7 @@
  *   FULL       A send to a full port waits (MB_FOREVER), waits at most timeout_ms and
  *              fails with ETIMEDOUT, or fails at once with EAGAIN (timeout 0): the
  *              sender sees the back-pressure.  A waiting sender wakes only when the
- *              queue has drained to a quarter of the budget (unix_writable() tests
+ *              queue has drained below a quarter of the budget (unix_writable() tests
  *              4 x wmem_alloc <= sndbuf), so senders resume in bursts, not one by one.
  *   DEAD PEER  Sending on a dead name fails with EPIPE (never SIGPIPE: MSG_NOSIGNAL);
  *              the kernel's first answer may be ECONNRESET when the receiver died with
