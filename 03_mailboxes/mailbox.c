@@ -616,6 +616,7 @@ int mb_call(mb_send_t server, struct mb_msg *m, int timeout_ms)
 
 int mb_reply(struct mb_msg *request, struct mb_msg *answer, int timeout_ms)
 {
+    struct mb_msg echo;
     int r;
 
     if (request->reply.fd < 0) {
@@ -623,6 +624,13 @@ int mb_reply(struct mb_msg *request, struct mb_msg *answer, int timeout_ms)
         return -1;
     }
     answer->id = request->id;
+    if (answer->reply.fd == request->reply.fd) {
+        /* Answering with the request itself: its reply right is the address, not part
+         * of the answer, so it must not travel back inside it. */
+        echo = *answer;
+        echo.reply = MB_NO_RIGHT;
+        answer = &echo;
+    }
     r = mb_send(request->reply, answer, timeout_ms);
     /* Kept after EAGAIN, ETIMEDOUT or EINTR, so the server may try again. */
     if (r == 0 || errno == EPIPE) {

@@ -202,7 +202,8 @@ int mb_receive_type(struct mb_port *port, uint32_t type, struct mb_msg *m, int t
  * name: the server's mb_reply() fails with EPIPE. */
 int mb_call(mb_send_t server, struct mb_msg *m, int timeout_ms);
 /* Answers a request: sends *answer on request->reply with answer->id = request->id,
- * then releases request->reply (a reply right answers once).  0, or -1 with errno:
+ * then releases request->reply (a reply right answers once).  The answer may be the
+ * request itself (an echo): its reply right is then not sent back inside it.  0, or -1 with errno:
  * EINVAL (no reply right), EPIPE (the caller is gone or gave up), or as mb_send(). */
 int mb_reply(struct mb_msg *request, struct mb_msg *answer, int timeout_ms);
 

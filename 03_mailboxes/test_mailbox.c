@@ -713,6 +713,36 @@ START_TEST(test_call_reply_many_clients)
 }
 END_TEST
 
+static int echo_once(void *arg)
+{
+    struct side *s = arg;
+    struct mb_msg req;
+
+    if (mb_receive(s->port, &req, 3000) != 1 || mb_reply(&req, &req, 1000) != 0)
+        return 1;
+    return req.reply.fd == -1 ? 0 : 2;
+}
+
+START_TEST(test_reply_with_the_request_itself)
+{
+    struct side server;
+    struct mb_msg m;
+    pid_t srv;
+
+    server.port = new_port(8, &server.to);
+    srv = spawn(echo_once, &server);
+    mb_port_destroy(server.port);
+    text_msg(&m, 1, 77, "echo me");
+    ck_assert_int_eq(mb_call(server.to, &m, 3000), 0);
+    ck_assert_str_eq((const char *)m.payload, "echo me");
+    ck_assert_uint_eq(m.id, 77);
+    ck_assert_int_eq(m.reply.fd, -1); /* the reply right did not come back */
+    ck_assert_uint_eq(m.nrights, 0);
+    ck_assert_int_eq(exit_status(srv), 0);
+    mb_send_release(&server.to);
+}
+END_TEST
+
 START_TEST(test_call_server_dies_or_is_dead)
 {
     struct side server = {.count = -1};
@@ -940,6 +970,7 @@ static Suite *mailbox_suite(void)
     tcase_add_test(sel, test_selective_receive_bounded_and_timed);
     tcase_add_test(rpc, test_call_reply_many_clients);
     tcase_add_test(rpc, test_call_server_dies_or_is_dead);
+    tcase_add_test(rpc, test_reply_with_the_request_itself);
     tcase_add_test(rpc, test_call_timeout_and_late_reply);
     tcase_add_test(edge, test_malformed_record_is_dropped_without_leaking);
     tcase_add_test(edge, test_bad_arguments);
