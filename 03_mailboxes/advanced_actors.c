@@ -52,7 +52,12 @@ static noreturn void run_worker(struct system *sys, int incarnation)
         if (poisoned(sys, m.id)) {
             printf("[worker %d] job %u is poison: dying with it in hand\n", incarnation,
                    (unsigned)m.id);
-            /* SIGKILL stands in for a crash: no cleanup, no core file. */
+            /* SIGKILL stands in for a crash (no core file).  The kernel would close our
+             * descriptors anyway; closing them first only keeps valgrind, which takes a
+             * SIGKILL sent to oneself for an exit, from reporting them. */
+            mb_msg_release(&m);
+            mb_port_destroy(sys->worker_box);
+            mb_send_release(&sys->to_counter);
             kill(getpid(), SIGKILL);
         }
         /* Count first, then answer: whoever has the answer can find it counted. */
@@ -65,6 +70,8 @@ static noreturn void run_worker(struct system *sys, int incarnation)
                    strerror(errno));
     }
     printf("[worker %d] no senders: shutting down\n", incarnation);
+    mb_port_destroy(sys->worker_box);
+    mb_send_release(&sys->to_counter);
     exit(0);
 }
 
@@ -86,6 +93,7 @@ static noreturn void run_counter(struct system *sys)
         mb_msg_release(&m);
     }
     printf("[counter] no senders: shutting down with %u jobs counted\n", (unsigned)done);
+    mb_port_destroy(sys->counter_box);
     exit(0);
 }
 

@@ -156,6 +156,8 @@ static noreturn void run_renderer(struct node *self)
     close(buffer);
     mb_send_release(&to_gpu);
     mb_port_destroy(from_gpu);
+    mb_send_release(&self->to_broker);
+    mb_port_destroy(self->inbox);
     exit(0);
 }
 
@@ -180,6 +182,8 @@ static noreturn void run_gpu(struct node *self)
         die_errno("gpu: DRAWN");
     mb_send_release(&to_renderer);
     mb_port_destroy(from_renderer);
+    mb_send_release(&self->to_broker);
+    mb_port_destroy(self->inbox);
     exit(0);
 }
 

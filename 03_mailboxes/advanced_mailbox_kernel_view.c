@@ -56,8 +56,8 @@ static void show_sysctls(void)
     static const char *const meaning[] = {
         "every new socket's SO_SNDBUF: a port's default byte budget",
         "the most SO_SNDBUF a user may ask for (x2 once granted); more needs CAP_NET_ADMIN",
-        "a receive-queue limit in messages, skipped for a connected pair: it never applies "
-        "to a port"};
+        ("a receive-queue limit in messages, skipped for a connected pair: it never applies "
+         "to a port")};
 
     for (int i = 0; i < 3; i++) {
         long v;

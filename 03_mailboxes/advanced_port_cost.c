@@ -56,8 +56,8 @@ static const char *const layer[VARIANTS] = {
     "against two pipes: a socket pair",
     "against the bare pair: header, receive loop",
     "against the kept port: SCM_RIGHTS",
-    "against the kept port: epoll, which waits first and so skips the empty try of the "
-    "receive loop",
+    ("against the kept port: epoll, which waits first and so skips the empty try of the "
+     "receive loop"),
     "against the kept port: a port made per call"};
 
 static enum variant base_of(int v)

@@ -32,11 +32,12 @@ struct source {
     int received;
 };
 
-static noreturn void run_producer(struct source *all, int me)
+static noreturn void run_producer(struct source *all, int me, struct mb_set *set)
 {
     struct mb_msg m;
 
-    /* A producer holds only its own send right. */
+    /* A producer holds only its own send right: not the set, not the others. */
+    mb_set_destroy(set);
     for (int i = 0; i < PORTS; i++) {
         mb_port_destroy(all[i].port);
         if (i != me)
@@ -50,6 +51,7 @@ static noreturn void run_producer(struct source *all, int me)
             mb_send(all[me].send, &m, 2000) == -1)
             die_errno("%s: mb_send", all[me].name);
     }
+    mb_send_release(&all[me].send);
     exit(0);
 }
 
@@ -117,7 +119,7 @@ int main(int argc, char *argv[])
     }
     for (int i = 0; i < PORTS; i++)
         if ((producers[i] = fork_or_die()) == 0)
-            run_producer(src, i);
+            run_producer(src, i, set);
     for (int i = 0; i < PORTS; i++) {
         mb_send_release(&src[i].send);
         reap_child(producers[i], "server");

@@ -39,7 +39,8 @@ static noreturn void run_sender(mb_send_t to, long messages)
         if (mb_send(to, &m, MB_FOREVER) == -1)
             die_errno("mb_send");
     }
-    printf("[sender] done: exiting, which closes my send right\n");
+    printf("[sender] done: closing my send right and exiting\n");
+    mb_send_release(&to);
     exit(0);
 }
 

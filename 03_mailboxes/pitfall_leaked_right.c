@@ -69,9 +69,10 @@ static void run_client(struct mb_port *session, mb_send_t right)
     struct mb_msg m;
 
     mb_port_destroy(session); /* the client holds only its send right */
-    printf("[client] sending one message, then exiting, which closes my send right\n");
+    printf("[client] sending one message, then closing my send right and exiting\n");
     if (mb_msg_text(&m, 1, 1, "hello, and goodbye") == -1 || mb_send(right, &m, 1000) == -1)
         die_errno("client: mb_send");
+    mb_send_release(&right);
     exit(0);
 }
 

@@ -110,32 +110,39 @@ static void serve_async(struct server *s)
     mb_port_destroy(replies);
 }
 
-static noreturn void run_client(int id, mb_send_t server, char name)
+/* A client holds one send right, to the server it calls, and nothing else. */
+static noreturn void run_client(int id, struct server *mine, struct server *other)
 {
+    mb_send_t server = other->peer; /* the other server's right to mine is mine to use */
     struct mb_msg m;
+    int status = 0;
 
+    mb_port_destroy(mine->service);
+    mb_port_destroy(other->service);
+    mb_send_release(&mine->peer);
     mb_msg_text(&m, CLIENT_REQ, (uint32_t)id, "a request");
     if (mb_call(server, &m, 2000) == 0 && m.type == ANSWER) {
-        printf("[client %d] server %c answered \"%s\"\n", id, name, (char *)m.payload);
-        exit(0);
+        printf("[client %d] server %c answered \"%s\"\n", id, mine->name, (char *)m.payload);
+    } else {
+        printf("[client %d] server %c failed: %s\n", id, mine->name,
+               m.type == FAILED ? (char *)m.payload : strerror(errno));
+        status = FAILED_CALL;
     }
-    printf("[client %d] server %c failed: %s\n", id, name,
-           m.type == FAILED ? (char *)m.payload : strerror(errno));
-    exit(FAILED_CALL);
+    mb_send_release(&server);
+    exit(status);
 }
 
 /* Two clients call A and B; only once both requests are queued do the servers start, so
  * each server's first message is its client's request: the cycle is certain. */
-static void start_clients(struct mb_port *a, mb_send_t a_send, struct mb_port *b, mb_send_t b_send,
-                          pid_t clients[2])
+static void start_clients(struct server *sa, struct server *sb, pid_t clients[2])
 {
     uint64_t t0 = now_ns();
 
     if ((clients[0] = fork_or_die()) == 0)
-        run_client(1, a_send, 'A');
+        run_client(1, sa, sb);
     if ((clients[1] = fork_or_die()) == 0)
-        run_client(2, b_send, 'B');
-    while (mb_port_queued(a) < 1 || mb_port_queued(b) < 1)
+        run_client(2, sb, sa);
+    while (mb_port_queued(sa->service) < 1 || mb_port_queued(sb->service) < 1)
         if (elapsed_ns(t0) > 2000000000u)
             die("the clients' requests never arrived");
         else
@@ -165,17 +172,22 @@ int main(int argc, char *argv[])
         die_errno("mb_port_create");
     printf("[main] %s\n", fixed ? "fixed: nested calls are asynchronous"
                                 : "broken: each server calls the other synchronously");
-    start_clients(sa.service, sb.peer, sb.service, sa.peer, clients);
+    start_clients(&sa, &sb, clients);
     printf("[main] both client requests are queued; starting servers A and B\n");
     for (int i = 0; i < 2; i++) {
         struct server *s = i == 0 ? &sa : &sb;
 
         if ((servers[i] = fork_or_die()) == 0) {
-            mb_port_destroy(i == 0 ? sb.service : sa.service); /* not mine */
+            struct server *other = i == 0 ? &sb : &sa;
+
+            mb_port_destroy(other->service); /* not mine */
+            mb_send_release(&other->peer);   /* a right to myself: no use to me */
             if (fixed)
                 serve_async(s);
             else
                 serve_blocking(s);
+            mb_port_destroy(s->service);
+            mb_send_release(&s->peer);
             exit(0);
         }
     }

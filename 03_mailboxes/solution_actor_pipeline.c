@@ -35,16 +35,27 @@ static void on_stop(int sig)
     stop_signal = sig;
 }
 
+/* Every actor stops on SIGINT or SIGTERM; no SA_RESTART, so a wait ends in EINTR. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: waits end in EINTR */
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Relay: every message from `in` goes to `out`, unchanged, until no senders. */
 static noreturn void run_relay(struct mb_port *in, mb_send_t out)
 {
     struct mb_msg m;
-    int r;
+    int r = 0;
 
-    while ((r = mb_receive(in, &m, MB_FOREVER)) == 1)
-        if (mb_send(out, &m, MB_FOREVER) == -1)
+    catch_stop_signals(); /* a stop signal ends a wait with EINTR: leave cleanly */
+    while (!stop_signal && (r = mb_receive(in, &m, MB_FOREVER)) == 1)
+        if (mb_send(out, &m, MB_FOREVER) == -1 && !stop_signal)
             die_errno("relay: mb_send");
-    if (r == -1)
+    if (r == -1 && !stop_signal)
         die_errno("relay: mb_receive");
     mb_send_release(&out); /* the writer's end-of-file */
     mb_port_destroy(in);
@@ -56,19 +67,24 @@ static noreturn void run_writer(struct mb_port *in, int out_fd, mb_send_t to_rea
 {
     uint64_t total = 0;
     struct mb_msg m;
-    int r;
+    int r = 0;
 
-    while ((r = mb_receive(in, &m, MB_FOREVER)) == 1) {
+    catch_stop_signals();
+    while (!stop_signal && (r = mb_receive(in, &m, MB_FOREVER)) == 1) {
         if (write_full(out_fd, m.payload, m.len) == -1)
             die_errno("writer: write");
         total += m.len;
     }
-    if (r == -1)
+    if (r == -1 && !stop_signal)
         die_errno("writer: mb_receive");
     mb_msg_init(&m, DONE, 0, &total, sizeof total);
-    if (mb_send(to_reader, &m, MB_FOREVER) == -1)
+    /* EPIPE: the reader was stopped and is no longer waiting for the count. */
+    if (!stop_signal && mb_send(to_reader, &m, MB_FOREVER) == -1 && errno != EPIPE)
         die_errno("writer: report");
+    mb_send_release(&to_reader);
     mb_port_destroy(in);
+    if (out_fd != 1)
+        close(out_fd);
     exit(0);
 }
 
@@ -87,21 +103,11 @@ static uint64_t run_reader(int in_fd, mb_send_t out)
             die_errno("reader: read");
         mb_msg_init(&m, DATA, 0, buf, (size_t)n);
         /* Waits while the relay's port is full; a stop signal ends the wait (EINTR). */
-        if (mb_send(out, &m, MB_FOREVER) == -1 && errno != EINTR)
-            die_errno("reader: mb_send");
+        if (mb_send(out, &m, MB_FOREVER) == -1 && !stop_signal)
+            die_errno("reader: mb_send"); /* stopped: the relay may be gone already */
         total += (uint64_t)n;
     }
     return total;
-}
-
-/* In the reader only: the actors keep the default action. */
-static void catch_stop_signals(void)
-{
-    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: waits end in EINTR */
-
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
 
 static int demo_file(const char *name, bool fill)
@@ -136,14 +142,16 @@ static bool demo_same(int a, int b)
     return n == 0 && pread(b, y, 1, at) == 0;
 }
 
-/* Stopped by SIGINT or SIGTERM: the actors are stopped and reaped (they may have had
- * the signal too), then the parent dies of the same signal. */
-static noreturn void stop_all(pid_t relay, pid_t writer)
+/* Stopped by SIGINT or SIGTERM: the parent lets go of its right, so the actors finish
+ * by end-of-file (or by the signal, if it reached them too), reaps them, and dies of
+ * the same signal.  No kill(): an actor not yet past its sigaction() would die with
+ * its descriptors open. */
+static noreturn void stop_all(pid_t relay, pid_t writer, struct mb_port *done, mb_send_t *to_relay)
 {
     int sig = stop_signal;
 
-    kill(relay, SIGTERM);
-    kill(writer, SIGTERM);
+    mb_send_release(to_relay);
+    mb_port_destroy(done);
     while (waitpid(relay, NULL, 0) == -1 && errno == EINTR)
         ;
     while (waitpid(writer, NULL, 0) == -1 && errno == EINTR)
@@ -202,6 +210,10 @@ int main(int argc, char *argv[])
         (done = mb_port_create(1, &to_reader)) == NULL)
         die_errno("mb_port_create");
     if ((relay = fork_or_die()) == 0) {
+        if (demo) { /* the demo's files are the reader's and the writer's */
+            close(in_fd);
+            close(out_fd);
+        }
         mb_send_release(&s1);
         mb_send_release(&to_reader);
         mb_port_destroy(p2);
@@ -209,6 +221,8 @@ int main(int argc, char *argv[])
         run_relay(p1, s2);
     }
     if ((writer = fork_or_die()) == 0) {
+        if (demo)
+            close(in_fd);
         mb_send_release(&s1);
         mb_send_release(&s2);
         mb_port_destroy(p1);
@@ -222,11 +236,11 @@ int main(int argc, char *argv[])
     catch_stop_signals();
     read_total = run_reader(in_fd, s1);
     if (stop_signal)
-        stop_all(relay, writer);
+        stop_all(relay, writer, done, &s1);
     mb_send_release(&s1); /* the relay's end-of-file */
     while (mb_receive(done, &m, MB_FOREVER) != 1)
         if (stop_signal)
-            stop_all(relay, writer);
+            stop_all(relay, writer, done, &s1);
         else if (errno != EINTR)
             die_errno("wait for the writer");
     memcpy(&written, m.payload, sizeof written);
