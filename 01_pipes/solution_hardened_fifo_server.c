@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -32,17 +33,16 @@ static const char usage[] = "[--rate N] [--timeout MS] [FIFO]    (N 1..10000 req
 enum { MAX_REQUEST = 256 }; /* bytes, the '\n' included: well within PIPE_BUF */
 
 struct server {
-    int fd;                /* the server's FIFO, read end (a write end is held too) */
-    dev_t dev;             /* of that FIFO: a reply into it would loop */
+    int fd;    /* the server's FIFO, read end (a write end is held too) */
+    dev_t dev; /* of that FIFO: a reply into it would loop */
     ino_t ino;
-    long rate, timeout_ms; /* the bounds */
-    double tokens;         /* the rate's bucket: up to `rate`, `rate` more each second */
+    long rate, timeout_ms, requests; /* the bounds; the requests so far */
+    double tokens;                   /* the rate's bucket: up to `rate`, `rate` more each second */
     uint64_t refilled_ns, deadline_ns; /* the current request's '\n' is due by then */
     char req[MAX_REQUEST];
     size_t len;    /* of the request so far */
     bool skipping; /* the tail of a request too long, up to its '\n' */
-    long requests;
-    FILE *log; /* stderr; stdout in the demo */
+    FILE *log;     /* stderr; stdout in the demo */
 };
 
 static volatile sig_atomic_t stop;
@@ -93,9 +93,7 @@ static void handle(struct server *s, char *line, size_t len)
         log_verdict(s, "dropped: malformed");
         return;
     }
-    s->tokens += (double)(now - s->refilled_ns) * (double)s->rate / 1e9;
-    if (s->tokens > (double)s->rate)
-        s->tokens = (double)s->rate;
+    s->tokens = fmin((double)s->rate, s->tokens + (double)(now - s->refilled_ns) * s->rate / 1e9);
     s->refilled_ns = now;
     if (s->tokens < 1) {
         log_verdict(s, "dropped: rate");
@@ -159,6 +157,7 @@ static void serve(struct server *s, const sigset_t *wait_mask)
         if (ready > 0 && (n = read(s->fd, buf, sizeof buf)) > 0)
             feed(s, buf, (size_t)n);
     }
+    fprintf(s->log, "[server] stopped by SIG%s\n", sigabbrev_np(stop));
 }
 
 /* The server's FIFO: created (and removed at exit) if missing, else it must be one.
@@ -193,8 +192,7 @@ static int open_server_fifo(const char *path, struct server *s)
 static void run_server(const char *path, long rate, long timeout_ms, FILE *log)
 {
     struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
-    struct server s = {.rate = rate, .timeout_ms = timeout_ms, .tokens = (double)rate,
-                       .refilled_ns = now_ns(), .log = log};
+    struct server s = {.rate = rate, .timeout_ms = timeout_ms, .log = log};
     sigset_t stops, wait_mask;
     int keep;
 
@@ -206,8 +204,9 @@ static void run_server(const char *path, long rate, long timeout_ms, FILE *log)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a reader that leaves mid-reply is an EPIPE, not our death */
-    setvbuf(log, NULL, _IOLBF, 0);
     keep = open_server_fifo(path, &s);
+    s.tokens = (double)rate; /* the bucket starts full */
+    s.refilled_ns = now_ns();
     serve(&s, &wait_mask);
     close(keep);
     close(s.fd);

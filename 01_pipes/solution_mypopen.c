@@ -40,7 +40,7 @@ static noreturn void exec_shell(const char *command, int keep, int other, int ta
     close(other);
     for (int fd = 0; fd < (int)(sizeof child_of / sizeof child_of[0]); fd++)
         if (child_of[fd] > 0)
-            close(fd); /* the pipes of earlier streams still open (POSIX asks for it) */
+            close(fd);        /* the pipes of earlier streams still open (POSIX asks for it) */
     signal(SIGPIPE, SIG_DFL); /* the command must not inherit our SIG_IGN */
     execl("/bin/sh", "sh", "-c", command, (char *)NULL);
     _exit(127); /* as sh does for a command it cannot run */
