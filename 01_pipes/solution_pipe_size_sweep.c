@@ -57,7 +57,9 @@ static void pin_to_this_cpu(void)
 
 static char *page_aligned(size_t size)
 {
-    char *buf = aligned_alloc((size_t)sysconf(_SC_PAGESIZE), size + MISALIGN + 4096);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    /* A whole number of pages, as aligned_alloc() asks, with room for the offset. */
+    char *buf = aligned_alloc(page, (size + MISALIGN + page - 1) / page * page);
 
     if (buf == NULL)
         die_errno("aligned_alloc");
