@@ -8,7 +8,8 @@
  * Guide part: exercise 7 (advanced).
  * Run: ./solution_hardened_fifo_server                    (demo with its own clients)
  *      two terminals: ./solution_hardened_fifo_server /tmp/srv.fifo
- *                     mkfifo /tmp/r.fifo; cat /tmp/r.fifo & echo '/tmp/r.fifo hi' >/tmp/srv.fifo
+ *                     mkfifo /tmp/r.fifo; cat /tmp/r.fifo & sleep 0.1; echo /tmp/r.fifo hi
+ * >/tmp/srv.fifo
  */
 #define _GNU_SOURCE /* ppoll() */
 #include "common.h"
