@@ -7,9 +7,8 @@
  * request in size, time and rate, drops what is malformed, and logs a verdict per request.
  * Guide part: exercise 7 (advanced).
  * Run: ./solution_hardened_fifo_server                    (demo with its own clients)
- *      two terminals: ./solution_hardened_fifo_server /tmp/srv.fifo
- *                     mkfifo /tmp/r.fifo; cat /tmp/r.fifo & sleep 0.1; echo /tmp/r.fifo hi
- * >/tmp/srv.fifo
+ *      two terminals: ./solution_hardened_fifo_server /tmp/s.fifo
+ *      and then: mkfifo /tmp/r.fifo; cat /tmp/r.fifo & sleep .1; echo /tmp/r.fifo hi >/tmp/s.fifo
  */
 #define _GNU_SOURCE /* ppoll() */
 #include "common.h"
