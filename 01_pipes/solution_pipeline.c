@@ -191,7 +191,7 @@ static void demo_run(const struct demo_case *dc)
         printf("[pipeline] %.*s\n", (int)strcspn(line, "\n"), line);
     free(line);
     fclose(in);
-    printf("[demo] pipeline status %d, the last stage's\n", wait_stages(cmds, pids, dc->n, true));
+    printf("[demo] pipeline status %d\n", wait_stages(cmds, pids, dc->n, true));
 }
 
 static void demo(void)

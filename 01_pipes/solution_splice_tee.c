@@ -4,8 +4,11 @@
  * and to FILE, moving the data only with tee(2) and splice(2).  Each round
  * tee() duplicates what stdin holds into a private pipe (page references, no
  * copy), splice() moves that duplicate to stdout, and a second splice()
- * consumes the same bytes from stdin into FILE.  No read() or write() ever
- * touches the data, which is how a logging tap can sit in a pipeline for free.
+ * consumes exactly the bytes tee() saw from stdin into FILE.  No read() or
+ * write() brings the data into user space.  The kernel still copies where a
+ * file is written: splice() into a file goes through iter_file_splice_write()
+ * (fs/splice.c), which hands the pipe's pages to the file's write_iter, a copy
+ * into the page cache.  Only pipe-to-pipe steps move references alone.
  *
  * Guide part: exercise 4 (advanced).
  * Run: producer | ./solution_splice_tee FILE | consumer
@@ -90,9 +93,11 @@ static long tee_stream(int in, int out, int file, uint64_t *bytes)
     return rounds;
 }
 
-static int open_output(const char *path, int extra_flags)
+/* FILE of the filter gets 0666 & ~umask, as tee(1) gives it; the demo's own
+ * temporary file is private: 0600, and O_EXCL. */
+static int open_output(const char *path, int extra_flags, mode_t mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | extra_flags, 0666);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | extra_flags, mode);
 
     if (fd == -1)
         die_errno("open %s", path);
@@ -112,7 +117,7 @@ static void run_filter(const char *path)
     flags = fcntl(STDOUT_FILENO, F_GETFL);
     if (flags != -1 && (flags & O_APPEND)) /* splice(2) refuses it with EINVAL */
         die("standard output is open for appending (>>), which splice(2) cannot write to");
-    file = open_output(path, 0);
+    file = open_output(path, 0, 0666);
     tee_stream(STDIN_FILENO, STDOUT_FILENO, file, &bytes);
     if (close(file) == -1)
         die_errno("close %s", path);
@@ -206,7 +211,7 @@ static void run_demo(void)
     make_temp_dir(dir, sizeof dir, "solution_splice_tee");
     snprintf(path, sizeof path, "%s/copy.%d", dir, (int)getpid());
     stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the file */
-    file = open_output(path, O_EXCL);
+    file = open_output(path, O_EXCL, 0600);
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
     stop_signals_release(&saved);
