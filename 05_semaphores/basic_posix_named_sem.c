@@ -26,8 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "[--count N] [--waiter /NAME | --poster /NAME]    (N from 1 to 100)";
+static const char usage[] = "[--count N] [--waiter /NAME | --poster /NAME]    (N from 1 to 100)";
 
 /* A portable name is "/" and up to NAME_MAX - 4 other characters, none a "/": glibc
  * turns it into the file /dev/shm/sem.NAME. */
