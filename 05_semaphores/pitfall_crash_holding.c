@@ -84,7 +84,8 @@ int main(int argc, char *argv[])
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     semid = create_lock();
-    printf("[parent] the child takes the lock with semop(-1, %s)\n", fixed ? "SEM_UNDO" : "no flag");
+    printf("[parent] the child takes the lock with semop(-1, %s)\n",
+           fixed ? "SEM_UNDO" : "no flag");
     holder = fork_or_die();
     if (holder == 0)
         run_holder(semid, fixed);

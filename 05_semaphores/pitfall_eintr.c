@@ -70,8 +70,7 @@ static void enter(struct shared *sh, const char *role)
 {
     int now = atomic_fetch_add(&sh->inside, 1) + 1;
 
-    printf("[%s] in the critical section (%d process%s inside)\n", role, now,
-           now == 1 ? "" : "es");
+    printf("[%s] in the critical section (%d process%s inside)\n", role, now, now == 1 ? "" : "es");
 }
 
 static noreturn void run_child(struct shared *sh)
