@@ -136,8 +136,9 @@ int main(int argc, char *argv[])
             die("a worker failed");
     }
     if (timeouts > 0)
-        printf("[parent] deadlock: %d process%s gave up; without a timeout both would wait forever\n",
-               timeouts, timeouts == 1 ? "" : "es");
+        printf(
+            "[parent] deadlock: %d process%s gave up; without a timeout both would wait forever\n",
+            timeouts, timeouts == 1 ? "" : "es");
     else
         printf("[parent] both processes finished: no deadlock\n");
     if (fixed != (timeouts == 0))
