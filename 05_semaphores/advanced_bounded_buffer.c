@@ -129,9 +129,12 @@ static bool check_all(struct ring *r, int producers, int items)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"producers", required_argument, NULL, 'p'}, {"consumers", required_argument, NULL, 'c'},
-        {"items", required_argument, NULL, 'n'},     {"slots", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"producers", required_argument, NULL, 'p'},
+        {"consumers", required_argument, NULL, 'c'},
+        {"items", required_argument, NULL, 'n'},
+        {"slots", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     long producers = 3, consumers = 2, items = 20000, slots = 8;
     pid_t pids[MAX_PRODUCERS + MAX_CONSUMERS];

@@ -23,16 +23,16 @@
 #include <string.h>
 
 #define MAX_READERS 8
-#define RUN_MS 400  /* readers keep reading this long */
-#define READ_MS 10  /* each read holds the lock this long */
+#define RUN_MS 400 /* readers keep reading this long */
+#define READ_MS 10 /* each read holds the lock this long */
 #define WORDS 64
 
 static const char usage[] = "[--readers N] [--readers-preference]    (N from 2 to 8)";
 
 static sem_t turnstile, room_empty, count_mutex;
-static int readers_inside;   /* guarded by count_mutex */
+static int readers_inside; /* guarded by count_mutex */
 static bool use_turnstile = true;
-static int data[WORDS];      /* all words equal, unless a writer is half-way */
+static int data[WORDS]; /* all words equal, unless a writer is half-way */
 static atomic_bool writer_waiting;
 static uint64_t started; /* set before any thread starts */
 static atomic_int entered_while_waiting, torn_reads;
