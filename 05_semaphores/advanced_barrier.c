@@ -27,7 +27,8 @@
 
 #define MAX_PROCESSES 16
 
-static const char usage[] = "[--processes N] [--rounds N]    (processes 2 to 16, rounds 1 to 10000)";
+static const char usage[] =
+    "[--processes N] [--rounds N]    (processes 2 to 16, rounds 1 to 10000)";
 
 struct barrier {
     sem_t mutex;      /* 1: guards count */
@@ -117,8 +118,7 @@ int main(int argc, char *argv[])
     b->n = (int)n;
     printf("[parent] barrier for %ld processes in a MAP_SHARED page: mutex = 1, turnstiles = 0\n",
            n);
-    printf("[parent] %ld rounds; after each, every process checks where the others are\n",
-           rounds);
+    printf("[parent] %ld rounds; after each, every process checks where the others are\n", rounds);
     for (int i = 0; i < n; i++)
         if ((pids[i] = fork_or_die()) == 0) {
             /* a process asleep at the barrier would outlive a parent killed meanwhile */
