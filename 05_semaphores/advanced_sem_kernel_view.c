@@ -162,8 +162,7 @@ static void sysv_side(void)
 /* The POSIX side: no kernel object, only a word in shared memory and a futex sleeper. */
 static void posix_side(void)
 {
-    sem_t *sem = mmap(NULL, sizeof *sem, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                      -1, 0);
+    sem_t *sem = mmap(NULL, sizeof *sem, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     uint32_t *word = (uint32_t *)(void *)sem; /* glibc's layout on 64-bit machines */
     pid_t parent = getpid(), waiter;
 
@@ -190,15 +189,15 @@ static void posix_side(void)
         sleep_ms(1);
     }
     sleep_ms(20); /* from "counted as a sleeper" into the futex call itself */
-    printf("[posix] a child took 2 and waits for a third: low word %" PRIu32
-           ", high word %" PRIu32 "\n",
-           __atomic_load_n(&word[0], __ATOMIC_SEQ_CST), __atomic_load_n(&word[1], __ATOMIC_SEQ_CST));
+    printf("[posix] a child took 2 and waits for a third: low word %" PRIu32 ", high word %" PRIu32
+           "\n",
+           __atomic_load_n(&word[0], __ATOMIC_SEQ_CST),
+           __atomic_load_n(&word[1], __ATOMIC_SEQ_CST));
     show_waiter("sem_wait caller", waiter);
     if (sem_post(sem) == -1)
         die_errno("sem_post");
     reap_child(waiter, "posix");
-    printf("[posix] after sem_post and its wake-up: low word %" PRIu32 ", high word %" PRIu32
-           "\n",
+    printf("[posix] after sem_post and its wake-up: low word %" PRIu32 ", high word %" PRIu32 "\n",
            word[0], word[1]);
     if (sem_destroy(sem) == -1 || munmap(sem, sizeof *sem) == -1)
         die_errno("sem_destroy/munmap");

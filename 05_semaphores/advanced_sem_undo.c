@@ -110,8 +110,7 @@ int main(int argc, char *argv[])
     printf("[parent] child C posts +3 with SEM_UNDO, then exits normally\n");
     c = start(+3, SEM_UNDO, false);
     reap_child(c, "parent");
-    printf("[parent] value %d: the kernel took C's posts back at its exit (semadj -3)\n",
-           value());
+    printf("[parent] value %d: the kernel took C's posts back at its exit (semadj -3)\n", value());
 
     printf("[parent] child D posts +2 with SEM_UNDO and waits; the parent takes all %d\n",
            LICENCES - 1 + 2);
