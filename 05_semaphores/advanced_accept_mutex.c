@@ -194,8 +194,7 @@ int main(int argc, char *argv[])
     stop_signals_release(&saved);
     if (semctl(mutex_semid, 0, SETVAL, one) == -1)
         die_errno("semctl SETVAL");
-    printf("[parent] listening on %s; accept mutex: System V set %d, value 1\n", path,
-           mutex_semid);
+    printf("[parent] listening on %s; accept mutex: System V set %d, value 1\n", path, mutex_semid);
 
     for (int i = 0; i < CHILDREN; i++)
         if ((pids[i] = fork_or_die()) == 0) {
