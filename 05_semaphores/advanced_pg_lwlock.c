@@ -1,4 +1,5 @@
-/* advanced_pg_lwlock.c - PostgreSQL's way to sleep: one semaphore per backend, woken by the releaser
+/* advanced_pg_lwlock.c - PostgreSQL's way to sleep: one semaphore per backend, woken by the
+ * releaser
  *
  * Real-world pattern: every PostgreSQL backend process owns ONE semaphore (PGPROC->sem, in
  * shared memory; unnamed POSIX semaphores on Linux, System V elsewhere) and every wait for
@@ -101,7 +102,7 @@ static void lwlock_acquire(struct shmem *sh, int me)
     for (;;) {
         sem_lock(&proc->sem);
         if (!atomic_load(&proc->lw_waiting))
-            break; /* the releaser took us off the list: the lock is ours */
+            break;     /* the releaser took us off the list: the lock is ours */
         extra_waits++; /* a post meant for something else: absorb it for now */
     }
     atomic_fetch_add(&proc->extra_waits, extra_waits);
@@ -174,8 +175,7 @@ int main(int argc, char *argv[])
             die_errno("sem_init");
     if (sem_init(&sh->start, 1, 0) == -1)
         die_errno("sem_init");
-    printf("[postmaster] %ld backends, one semaphore each (value 0) in shared memory\n",
-           backends);
+    printf("[postmaster] %ld backends, one semaphore each (value 0) in shared memory\n", backends);
     printf("[postmaster] a stray post on backend 0's semaphore, as another wake-up would be\n");
     sem_unlock(&sh->procs[0].sem);
 
@@ -194,8 +194,9 @@ int main(int argc, char *argv[])
     for (int i = 0; i < backends; i++) {
         if (sem_getvalue(&sh->procs[i].sem, &value) == -1)
             die_errno("sem_getvalue");
-        printf("[postmaster] backend %d slept %ld times, absorbed %ld extra posts; semaphore now %d\n",
-               i, atomic_load(&sh->procs[i].sleeps), atomic_load(&sh->procs[i].extra_waits), value);
+        printf(
+            "[postmaster] backend %d slept %ld times, absorbed %ld extra posts; semaphore now %d\n",
+            i, atomic_load(&sh->procs[i].sleeps), atomic_load(&sh->procs[i].extra_waits), value);
     }
     if (sh->counter != backends * iterations)
         die("the lightweight lock did not exclude");
