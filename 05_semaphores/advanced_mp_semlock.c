@@ -136,8 +136,8 @@ int main(int argc, char *argv[])
     if (c == MAP_FAILED)
         die_errno("mmap");
     sem = create_semlock(name, sizeof name, MAX_VALUE);
-    printf("[parent] BoundedSemaphore(%d) shared by %ld forked workers, nameless now\n",
-           MAX_VALUE, workers);
+    printf("[parent] BoundedSemaphore(%d) shared by %ld forked workers, nameless now\n", MAX_VALUE,
+           workers);
     for (int i = 0; i < workers; i++)
         if ((pids[i] = fork_or_die()) == 0)
             worker(sem, c);
