@@ -115,9 +115,12 @@ static void reap_all(const pid_t *pids, long n)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"producers", required_argument, NULL, 'p'}, {"consumers", required_argument, NULL, 'c'},
-        {"items", required_argument, NULL, 'n'},     {"slots", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"producers", required_argument, NULL, 'p'},
+        {"consumers", required_argument, NULL, 'c'},
+        {"items", required_argument, NULL, 'n'},
+        {"slots", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     long producers = 2, consumers = 2, items = 1000, slots = 4;
     pid_t producer_pids[MAX_PROCS] = {0}, consumer_pids[MAX_PROCS] = {0};
