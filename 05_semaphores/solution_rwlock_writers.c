@@ -21,9 +21,9 @@
 
 static const char usage[] = "[--unit MS]    (MS from 10 to 1000, default 50)";
 
-static sem_t read_gate;   /* closed by the first waiting writer */
-static sem_t read_queue;  /* one reader at a time queues on read_gate */
-static sem_t write_lock;  /* the resource: one writer, or the readers as a group */
+static sem_t read_gate;  /* closed by the first waiting writer */
+static sem_t read_queue; /* one reader at a time queues on read_gate */
+static sem_t write_lock; /* the resource: one writer, or the readers as a group */
 static sem_t readers_mtx, writers_mtx;
 static int readers, writers; /* guarded by readers_mtx and writers_mtx */
 static long unit_ms = 50;
@@ -123,7 +123,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     struct actor cast[] = {
-        {"reader", 1, 0, 6, 0}, {"writer", 1, 2, 2, 0}, {"reader", 2, 4, 1, 0},
+        {"reader", 1, 0, 6, 0}, {"writer", 1, 2, 2, 0},  {"reader", 2, 4, 1, 0},
         {"writer", 2, 5, 1, 0}, {"reader", 3, 12, 2, 0}, {"reader", 4, 13, 2, 0},
     };
     int c, err;
