@@ -189,8 +189,8 @@ int main(int argc, char *argv[])
         rounds = cli_long(optarg, 1000, 1000000, "--rounds", usage);
     cli_no_operands(argc, argv, usage);
     if (argc == 1)
-        printf("[main] %ld rounds per run, %d runs after a warm-up; one-way cost, median\n",
-               rounds, RUNS);
+        printf("[main] %ld rounds per run, %d runs after a warm-up; one-way cost, median\n", rounds,
+               RUNS);
     set_up();
     cpu = pin_first_cpu(); /* before fork: the child inherits the mask */
     fflush(stdout);
