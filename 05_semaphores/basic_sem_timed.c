@@ -23,6 +23,7 @@
 static const char usage[] = "[--timeout-ms MS]    (MS from 10 to 2000)";
 
 static sem_t sem; /* pshared 0: this program's threads only */
+static sem_t go;  /* starts the poster's clock once the deadline is set */
 
 /* The deadline sem_timedwait() wants: the wall clock now plus `ms`. */
 static struct timespec deadline_in(long ms)
@@ -64,6 +65,9 @@ static void timed(const char *what, const struct timespec *deadline)
 
 static void *late_poster(void *arg)
 {
+    while (sem_wait(&go) == -1)
+        if (errno != EINTR)
+            die_errno("sem_wait");
     sleep_ms((unsigned)*(long *)arg);
     if (sem_post(&sem) == -1)
         die_errno("sem_post");
@@ -87,7 +91,7 @@ int main(int argc, char *argv[])
         timeout_ms = cli_long(optarg, 10, 2000, "--timeout-ms", usage);
     cli_no_operands(argc, argv, usage);
 
-    if (sem_init(&sem, 0, 0) == -1)
+    if (sem_init(&sem, 0, 0) == -1 || sem_init(&go, 0, 0) == -1)
         die_errno("sem_init");
     printf("[main] sem_init: value 0\n");
     printf("[main] sem_trywait = %s\n", result(sem_trywait(&sem)));
@@ -99,10 +103,12 @@ int main(int argc, char *argv[])
     post_after_ms = timeout_ms / 4;
     printf("[main] a thread posts after %ld ms; deadline now + %ld ms\n", post_after_ms,
            timeout_ms);
-    deadline = deadline_in(timeout_ms);
     err = pthread_create(&poster, NULL, late_poster, &post_after_ms);
     if (err != 0)
         die_errnum(err, "pthread_create");
+    deadline = deadline_in(timeout_ms);
+    if (sem_post(&go) == -1) /* a slow thread start does not eat into the deadline */
+        die_errno("sem_post");
     timed("deadline", &deadline);
     err = pthread_join(poster, NULL);
     if (err != 0)
@@ -115,7 +121,7 @@ int main(int argc, char *argv[])
     timed("tv_nsec = 1000000000", &bad);
     printf("[main] the unit is still there: sem_trywait = %s\n", result(sem_trywait(&sem)));
     printf("[main] sem_trywait = %s\n", result(sem_trywait(&sem)));
-    if (sem_destroy(&sem) == -1)
+    if (sem_destroy(&sem) == -1 || sem_destroy(&go) == -1)
         die_errno("sem_destroy");
     return 0;
 }

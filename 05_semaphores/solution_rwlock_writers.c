@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] = "[--unit MS]    (MS from 10 to 1000, default 50)";
@@ -27,6 +28,7 @@ static sem_t write_lock; /* the resource: one writer, or the readers as a group 
 static sem_t readers_mtx, writers_mtx;
 static int readers, writers; /* guarded by readers_mtx and writers_mtx */
 static long unit_ms = 50;
+static struct timespec start; /* CLOCK_MONOTONIC, taken before the first thread starts */
 
 static void P(sem_t *s)
 {
@@ -95,12 +97,27 @@ static void say(const struct actor *a, const char *what)
         die_errno("write to stdout");
 }
 
+/* Sleeps until `units` after the start: arrivals do not drift with thread start-up. */
+static void sleep_until_unit(long units)
+{
+    struct timespec at = start;
+    long long ns = (long long)at.tv_nsec + (long long)units * unit_ms * 1000000LL;
+    int err;
+
+    at.tv_sec += (time_t)(ns / 1000000000LL);
+    at.tv_nsec = (long)(ns % 1000000000LL);
+    while ((err = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL)) == EINTR)
+        ;
+    if (err != 0)
+        die_errnum(err, "clock_nanosleep");
+}
+
 static void *act(void *arg)
 {
     struct actor *a = arg;
     bool writer = a->kind[0] == 'w';
 
-    sleep_ms((unsigned)(a->arrive * unit_ms));
+    sleep_until_unit(a->arrive);
     if (writer)
         writer_lock();
     else
@@ -139,6 +156,8 @@ int main(int argc, char *argv[])
         sem_init(&write_lock, 0, 1) == -1 || sem_init(&readers_mtx, 0, 1) == -1 ||
         sem_init(&writers_mtx, 0, 1) == -1)
         die_errno("sem_init");
+    if (clock_gettime(CLOCK_MONOTONIC, &start) == -1)
+        die_errno("clock_gettime");
     for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
         if ((err = pthread_create(&cast[i].thread, NULL, act, &cast[i])) != 0)
             die_errnum(err, "pthread_create");
