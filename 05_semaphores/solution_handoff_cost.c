@@ -107,6 +107,8 @@ static noreturn void echo_side(long rounds)
             take((enum mechanism)m, 1);
             give((enum mechanism)m, 0);
         }
+    close(pipes[0][0]);
+    close(pipes[1][1]);
     exit(0);
 }
 

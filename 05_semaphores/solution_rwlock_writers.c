@@ -158,6 +158,11 @@ int main(int argc, char *argv[])
         die_errno("sem_init");
     if (clock_gettime(CLOCK_MONOTONIC, &start) == -1)
         die_errno("clock_gettime");
+    start.tv_nsec += 200000000L; /* time 0 is 200 ms away: every thread is up by then */
+    if (start.tv_nsec >= 1000000000L) {
+        start.tv_sec++;
+        start.tv_nsec -= 1000000000L;
+    }
     for (size_t i = 0; i < sizeof cast / sizeof cast[0]; i++)
         if ((err = pthread_create(&cast[i].thread, NULL, act, &cast[i])) != 0)
             die_errnum(err, "pthread_create");
