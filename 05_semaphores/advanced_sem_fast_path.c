@@ -61,8 +61,7 @@ static void one_pair(enum way w)
         if (semop(semid, &down, 1) == -1 || semop(semid, &up, 1) == -1)
             die_errno("semop");
         break;
-    default:
-        syscall(SYS_getppid);
+    default: syscall(SYS_getppid);
     }
 }
 
