@@ -1,5 +1,4 @@
-/* advanced_pg_lwlock.c - PostgreSQL's way to sleep: one semaphore per backend, woken by the
- * releaser
+/* advanced_pg_lwlock.c - PostgreSQL's sleep: one semaphore per backend, posted by the releaser
  *
  * Real-world pattern: every PostgreSQL backend process owns ONE semaphore (PGPROC->sem, in
  * shared memory; unnamed POSIX semaphores on Linux, System V elsewhere) and every wait for
