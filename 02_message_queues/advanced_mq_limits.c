@@ -1,4 +1,4 @@
-/* advanced_mq_limits.c - the kernel's side of POSIX queues: limits, the RLIMIT_MSGQUEUE charge, QSIZE
+/* advanced_mq_limits.c - the kernel's side of POSIX queues: limits, RLIMIT_MSGQUEUE charge, QSIZE
  *
  * The /proc/sys/fs/mqueue knobs and what mq_open() does with a request above
  * them (without CAP_SYS_RESOURCE they are hard: EINVAL); RLIMIT_MSGQUEUE and
@@ -62,7 +62,7 @@ static int try_create(long maxmsg, long msgsize)
     int err = 0, slot;
     mqd_t mq;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between create and unlink would leave it */
+    stop_signals_hold(&saved); /* a Ctrl-C between create and unlink would leave it */
     mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
     if (mq == (mqd_t)-1) {
         err = errno;
@@ -92,8 +92,8 @@ static void refusals(long msg_max, long msgsize_max)
     printf("[posix] mq_open msgsize=%ld (msgsize_max + 1): %s\n", msgsize_max + 1,
            err ? strerrorname_np(err) : "created");
     err = try_create(msg_max, msgsize_max);
-    printf("[posix] mq_open maxmsg=%ld msgsize=%ld (both at the limit): %s\n", msg_max,
-           msgsize_max, err ? strerrorname_np(err) : "created");
+    printf("[posix] mq_open maxmsg=%ld msgsize=%ld (both at the limit): %s\n", msg_max, msgsize_max,
+           err ? strerrorname_np(err) : "created");
 }
 
 /* The smallest soft RLIMIT_MSGQUEUE at which mq_open() admits this queue:
@@ -143,7 +143,7 @@ static void rlimit_charges(void)
         printf("[posix] (the charge formula below assumes a 64-bit kernel: not measured)\n");
         return;
     }
-    for (int attempt = 0; attempt < 5; attempt++) {     /* another queue of ours may come */
+    for (int attempt = 0; attempt < 5; attempt++) { /* another queue of ours may come */
         for (int i = 0; i < 3; i++)
             measured[i] = smallest_limit(sizes[i][0], sizes[i][1], rl.rlim_max);
         if (measured[0] - measured[1] == charge(10, 1024) - charge(5, 1024) &&
@@ -153,10 +153,12 @@ static void rlimit_charges(void)
     held = measured[0] - charge(10, 1024);
     for (int i = 0; i < 3; i++)
         printf("[posix] maxmsg=%2ld msgsize=%ld: charged %ld bytes (formula %ld); smallest "
-               "limit that admits it: %ld\n", sizes[i][0], sizes[i][1], measured[i] - held,
-               charge(sizes[i][0], sizes[i][1]), measured[i]);
+               "limit that admits it: %ld\n",
+               sizes[i][0], sizes[i][1], measured[i] - held, charge(sizes[i][0], sizes[i][1]),
+               measured[i]);
     printf("[posix] this user's other queues hold %ld bytes of the limit; over it, mq_open "
-           "fails with EMFILE\n", held);
+           "fails with EMFILE\n",
+           held);
 }
 
 /* Where the mqueue file system is mounted, from /proc/self/mountinfo; "" if nowhere. */
@@ -187,7 +189,7 @@ static void queue_file(void)
     mqd_t mq;
     ssize_t n;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     if (cleanup_add_mq(name) == -1)
@@ -214,7 +216,7 @@ int main(int argc, char *argv[])
 {
     long msg_max, msgsize_max;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
     snprintf(name, sizeof name, "/advanced_mq_limits.%d", (int)getpid());
 
@@ -229,5 +231,5 @@ int main(int argc, char *argv[])
     refusals(msg_max, msgsize_max);
     rlimit_charges();
     queue_file();
-    return 0;                   /* exit() unlinks the queue */
+    return 0; /* exit() unlinks the queue */
 }

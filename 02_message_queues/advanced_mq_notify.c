@@ -1,4 +1,5 @@
-/* advanced_mq_notify.c - mq_notify with SIGEV_SIGNAL and SIGEV_THREAD: one-shot, re-armed before draining
+/* advanced_mq_notify.c - mq_notify, SIGEV_SIGNAL and SIGEV_THREAD: one-shot, re-armed before
+ * draining
  *
  * A process can ask to be told when a queue goes from empty to non-empty,
  * instead of blocking in mq_receive().  The registration is one per queue
@@ -49,7 +50,7 @@ static void show_queue_file(const char *role, mqd_t mq)
         die_errno("read the queue's descriptor");
     text[strcspn(text, "\n")] = '\0';
     for (char *p = strstr(text, "  "); p != NULL; p = strstr(text, "  "))
-        memmove(p, p + 1, strlen(p));       /* the kernel pads its columns */
+        memmove(p, p + 1, strlen(p)); /* the kernel pads its columns */
     if (n > 0 && text[strlen(text) - 1] == ' ')
         text[strlen(text) - 1] = '\0';
     printf("[%s] queue file: %s\n", role, text);
@@ -67,8 +68,8 @@ static void send_batch(const char *role, mqd_t mq, int batch)
     }
 }
 
-/* `mq` is O_NONBLOCK: the drain ends at EAGAIN. */
-static void drain(const char *role, mqd_t mq)
+/* `mq` is O_NONBLOCK: the drain ends at EAGAIN.  Returns how many it took. */
+static int drain(const char *role, mqd_t mq)
 {
     char buf[MSGSIZE];
     int n = 0;
@@ -78,14 +79,15 @@ static void drain(const char *role, mqd_t mq)
     if (errno != EAGAIN)
         die_errno("mq_receive");
     printf("[%s] drained %d message(s) until EAGAIN\n", role, n);
+    return n;
 }
 
 /* ---- SIGEV_SIGNAL ---------------------------------------------------------- */
 
 static void arm_signal(mqd_t mq)
 {
-    struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1,
-                           .sigev_value.sival_int = 42};
+    struct sigevent sev = {
+        .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1, .sigev_value.sival_int = 42};
 
     if (mq_notify(mq, &sev) == -1)
         die_errno("mq_notify SIGEV_SIGNAL");
@@ -137,9 +139,10 @@ static void with_signals(const char *name, mqd_t mq)
         take_signal();
         reap_child(sender, "consumer");
         printf("[consumer] one signal for %d messages; the delivery removed the registration "
-               "(QSIZE: the bytes queued):\n", BATCH);
+               "(QSIZE: the bytes queued):\n",
+               BATCH);
         show_queue_file("consumer", mq);
-        arm_signal(mq);         /* first: a message that comes during the drain is announced */
+        arm_signal(mq); /* first: a message that comes during the drain is announced */
         drain("consumer", mq);
     }
     if (mq_notify(mq, NULL) == -1)
@@ -150,9 +153,9 @@ static void with_signals(const char *name, mqd_t mq)
 
 struct notifier {
     mqd_t mq;
-    int sock;                   /* AF_NETLINK: the kernel sends the cookie here */
-    sem_t listening;            /* posted by the helper before each recv() */
-    sem_t drained;              /* posted by the notification function */
+    int sock;        /* AF_NETLINK: the kernel sends the cookie here */
+    sem_t listening; /* posted by the helper before each recv() */
+    sem_t drained;   /* posted by the notification function, once per message */
 };
 
 static void sem_wait_or_die(sem_t *sem)
@@ -165,23 +168,27 @@ static void sem_wait_or_die(sem_t *sem)
 static void arm_thread(const char *role, struct notifier *nt)
 {
     char cookie[NOTIFY_COOKIE_LEN] = "our cookie";
-    struct sigevent sev = {.sigev_notify = SIGEV_THREAD, .sigev_signo = nt->sock,
-                           .sigev_value.sival_ptr = cookie};
+    struct sigevent sev = {
+        .sigev_notify = SIGEV_THREAD, .sigev_signo = nt->sock, .sigev_value.sival_ptr = cookie};
 
     /* The raw system call: glibc's mq_notify() would install its own socket
      * and thread.  The kernel copies the cookie now. */
     if (syscall(SYS_mq_notify, nt->mq, &sev) == -1)
         die_errno("mq_notify SIGEV_THREAD");
-    printf("[%s] mq_notify(SIGEV_THREAD, netlink fd %d, cookie \"%s\")\n", role, nt->sock,
-           cookie);
+    printf("[%s] mq_notify(SIGEV_THREAD, netlink fd %d, cookie \"%s\")\n", role, nt->sock, cookie);
 }
 
-/* The function SIGEV_THREAD runs (glibc starts a new thread for each call). */
+/* The function SIGEV_THREAD runs (glibc starts a new thread for each call).
+ * It re-arms first, so a message that arrives while it drains, after the
+ * queue went empty, is announced again: it may run more than once a batch. */
 static void on_notification(struct notifier *nt)
 {
-    arm_thread("notify fn", nt);    /* re-arm first, then drain */
-    drain("notify fn", nt->mq);
-    sem_post(&nt->drained);
+    int n;
+
+    arm_thread("notify fn", nt);
+    n = drain("notify fn", nt->mq);
+    while (n-- > 0)
+        sem_post(&nt->drained); /* one post per message taken */
 }
 
 static void *helper_thread(void *arg)
@@ -197,7 +204,8 @@ static void *helper_thread(void *arg)
             die_errno("recv from the netlink socket returned %zd", n);
         if (cookie[NOTIFY_COOKIE_LEN - 1] == NOTIFY_REMOVED) {
             printf("[helper] cookie \"%s\", last byte NOTIFY_REMOVED: registration gone, "
-                   "stopping\n", (char *)cookie);
+                   "stopping\n",
+                   (char *)cookie);
             return NULL;
         }
         printf("[helper] cookie \"%.*s\", last byte NOTIFY_WOKENUP: running the function\n",
@@ -219,7 +227,7 @@ static void with_a_thread(mqd_t mq)
         die_errno("sem_init");
     arm_thread("main", &nt);
     show_queue_file("main", mq);
-    stop_signals_hold(&saved);  /* the helper starts with them blocked: main takes Ctrl-C */
+    stop_signals_hold(&saved); /* the helper starts with them blocked: main takes Ctrl-C */
     err = pthread_create(&helper, NULL, helper_thread, &nt);
     stop_signals_release(&saved);
     if (err != 0)
@@ -227,9 +235,12 @@ static void with_a_thread(mqd_t mq)
     for (int batch = 3; batch <= 4; batch++) {
         sem_wait_or_die(&nt.listening);
         send_batch("main", mq, batch);
-        sem_wait_or_die(&nt.drained);
+        for (int i = 0; i < BATCH; i++)
+            sem_wait_or_die(&nt.drained);
     }
-    sem_wait_or_die(&nt.listening);
+    /* The last run of the function re-armed before its drain, and nothing came
+     * after: one registration is active and no cookie is on its way. */
+    printf("[main] the function took all %d messages of batches 3 and 4\n", 2 * BATCH);
     printf("[main] mq_notify(NULL): the kernel tells the socket the registration is removed\n");
     if (mq_notify(mq, NULL) == -1)
         die_errno("mq_notify NULL");
@@ -247,14 +258,14 @@ int main(int argc, char *argv[])
     char name[64];
     mqd_t mq;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &usr1, NULL);    /* taken by sigtimedwait(); threads inherit the mask */
+    sigprocmask(SIG_BLOCK, &usr1, NULL); /* taken by sigtimedwait(); threads inherit the mask */
     snprintf(name, sizeof name, "/advanced_mq_notify.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
     if (mq == (mqd_t)-1)
         die_errno("mq_open %s", name);
@@ -268,5 +279,5 @@ int main(int argc, char *argv[])
     printf("[main] --- SIGEV_THREAD: a netlink socket and a thread of our own\n");
     with_a_thread(mq);
     mq_close(mq);
-    return 0;                   /* exit() unlinks the queue */
+    return 0; /* exit() unlinks the queue */
 }

@@ -1,4 +1,4 @@
-/* advanced_mq_poll.c - queue descriptors are file descriptors: one epoll loop over three queues and a pipe
+/* advanced_mq_poll.c - queue descriptors are file descriptors: one epoll loop, three queues, a pipe
  *
  * POSIX leaves mqd_t opaque; on Linux it is a file descriptor, and the mqueue
  * file system gives it a poll method: readable (EPOLLIN) while a message is
@@ -56,7 +56,7 @@ static void poll_states(mqd_t mq)
         show_poll(mq, i == 0 ? "one message queued:" : "a full queue:");
     }
     while (mq_receive(mq, buf, sizeof buf, NULL) != -1)
-        ;                       /* O_NONBLOCK: until EAGAIN */
+        ; /* O_NONBLOCK: until EAGAIN */
 }
 
 /* Producer i: MESSAGES messages, one every 20 * (i + 1) ms, then "done". */
@@ -104,7 +104,7 @@ static int serve(int epfd, const mqd_t mq[QUEUES], int pipe_fd, int *received, i
         int src = ev[k].data.u32;
         ssize_t len;
 
-        if (src == QUEUES) {        /* the pipe */
+        if (src == QUEUES) { /* the pipe */
             if ((len = read(pipe_fd, buf, MSGSIZE)) > 0) {
                 printf("[loop] pipe: command \"%.*s\": %d messages so far\n",
                        (int)strcspn(buf, "\n"), buf, *received);
@@ -142,12 +142,12 @@ int main(int argc, char *argv[])
     mqd_t mq[QUEUES];
     sigset_t saved;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     for (int i = 0; i < QUEUES; i++) {
         snprintf(names[i], sizeof names[i], "/advanced_mq_poll.%d.q%d", (int)getpid(), i + 1);
-        stop_signals_hold(&saved);  /* a Ctrl-C between the two would leave the queue */
+        stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
         mq[i] = mq_open(names[i], O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
         if (mq[i] == (mqd_t)-1)
             die_errno("mq_open %s", names[i]);
@@ -196,5 +196,5 @@ int main(int argc, char *argv[])
         mq_close(mq[i]);
     }
     reap_child(control, "loop");
-    return 0;                   /* exit() unlinks the queues */
+    return 0; /* exit() unlinks the queues */
 }

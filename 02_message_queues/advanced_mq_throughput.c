@@ -44,15 +44,15 @@ static const size_t sizes[] = {16, 64, 256, 1024, 4096, 8192};
 enum { SIZES = sizeof sizes / sizeof sizes[0] };
 
 struct channel {
-    mqd_t mq;                   /* -1 unless kind 0 */
-    int msqid;                  /* -1 unless kind 1 */
-    int fds[2];                 /* -1 unless kind 2 */
-    char *page;                 /* two pages + MAX_SIZE, page-aligned */
-    char *data;                 /* page + PAGE: the payload, page-aligned for all three */
-    long reads;                 /* the receiver's read() calls on the pipe */
+    mqd_t mq;   /* -1 unless kind 0 */
+    int msqid;  /* -1 unless kind 1 */
+    int fds[2]; /* -1 unless kind 2 */
+    char *page; /* two pages + MAX_SIZE, page-aligned */
+    char *data; /* page + PAGE: the payload, page-aligned for all three */
+    long reads; /* the receiver's read() calls on the pipe */
 };
 
-static int cpus[2];             /* receiver, sender */
+static int cpus[2]; /* receiver, sender */
 
 static void pin(int cpu)
 {
@@ -138,7 +138,7 @@ static double one_run(int kind, struct channel *ch, size_t size, long count, dou
         if (kind == 2)
             close(ch->fds[1]);
         free(ch->page);
-        _exit(0);               /* no atexit handlers: the registry is the parent's */
+        _exit(0); /* no atexit handlers: the registry is the parent's */
     }
     getrusage(RUSAGE_SELF, &before);
     for (long i = 0; i < count; i++) {
@@ -158,7 +158,7 @@ static double one_run(int kind, struct channel *ch, size_t size, long count, dou
  * exit (a null call) and the same two copies, and nobody to wake. */
 static double limit_rate(char *page, size_t size, long count)
 {
-    char *src = page + PAGE, *dst = page + 2 * PAGE;    /* both page-aligned */
+    char *src = page + PAGE, *dst = page + 2 * PAGE; /* both page-aligned */
     uint64_t start = now_ns();
 
     for (long i = 0; i < count; i++) {
@@ -193,7 +193,8 @@ static void choose_cpus(bool same)
         cpus[1] = cpus[0];
     if (cpus[0] == cpus[1])
         printf("[bench] pinned: sender and receiver both on CPU %d (every message needs a switch)"
-               "%s\n", cpus[0], found < 2 && !same ? "; only one CPU is allowed" : "");
+               "%s\n",
+               cpus[0], found < 2 && !same ? "; only one CPU is allowed" : "");
     else
         printf("[bench] pinned: receiver on CPU %d, sender on CPU %d (cross-core)\n", cpus[0],
                cpus[1]);
@@ -207,10 +208,10 @@ static void open_channel(int kind, struct channel *ch, const char *name)
     ch->mq = (mqd_t)-1;
     ch->msqid = ch->fds[0] = ch->fds[1] = -1;
     ch->reads = 0;
-    stop_signals_hold(&saved);      /* a Ctrl-C between create and register would leave it */
-    if (kind == 0 && ((ch->mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) ==
-                          (mqd_t)-1 ||
-                      cleanup_add_mq(name) == -1))
+    stop_signals_hold(&saved); /* a Ctrl-C between create and register would leave it */
+    if (kind == 0 &&
+        ((ch->mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1 ||
+         cleanup_add_mq(name) == -1))
         die_errno("mq_open %s (10 x 8192 bytes: within msg_max and msgsize_max?)", name);
     if (kind == 1 && ((ch->msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1 ||
                       cleanup_add_sysv_msg(ch->msqid) == -1))
@@ -248,7 +249,7 @@ int main(int argc, char *argv[])
     struct channel ch;
     char name[64];
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "m:r:sh", longopts, usage)) != -1)
         if (c == 'm')
             count = cli_long(optarg, 100, 1000000, "--messages", usage);
@@ -267,9 +268,11 @@ int main(int argc, char *argv[])
     pin(cpus[0]);
     sysctl_long("kernel/msgmnb", &msgmnb);
     printf("[bench] runs of about 4 ms (100 to %ld messages), after 1 warm-up run; median of %d; "
-           "page-aligned data\n", count, runs);
+           "page-aligned data\n",
+           count, runs);
     printf("[bench] room: POSIX queue 10 messages; System V queue %ld bytes (msgmnb); pipe "
-           "65536 bytes\n", msgmnb);
+           "65536 bytes\n",
+           msgmnb);
 
     for (int k = 0; k < KINDS; k++) {
         open_channel(k, &ch, name);
@@ -278,7 +281,7 @@ int main(int argc, char *argv[])
             long n = count < 200 ? count : 200;
 
             ch.reads = 0;
-            warm = one_run(k, &ch, sizes[i], n, &sw[0]);   /* not counted */
+            warm = one_run(k, &ch, sizes[i], n, &sw[0]); /* not counted */
             if (k == 2 && i == 0)
                 reads_per_msg = (double)ch.reads / (double)n;
             n = (long)(warm * 0.004);
@@ -300,9 +303,11 @@ int main(int argc, char *argv[])
         printf(" %7.0f\n", limit_rate(ch.page, sizes[i], count));
     }
     printf("[bench] system calls per message: POSIX 1 mq_send + 1 mq_receive; System V 1 msgsnd "
-           "+ 1 msgrcv; pipe 1 write + %.1f read\n", reads_per_msg);
+           "+ 1 msgrcv; pipe 1 write + %.1f read\n",
+           reads_per_msg);
     printf("[bench] receiver context switches per message at 16 bytes: POSIX %.2f, System V "
-           "%.2f, pipe %.2f\n", switches[0][0], switches[1][0], switches[2][0]);
+           "%.2f, pipe %.2f\n",
+           switches[0][0], switches[1][0], switches[2][0]);
     printf("[bench] copies per message: 2 for all three (into the kernel and out); the queues "
            "also allocate and free a msg_msg each time\n");
     free(ch.page);

@@ -77,7 +77,7 @@ static void empty_queue(mqd_t mq, long timeout_ms)
 
     if (mq_send(mq, "here", 4, 0) == -1)
         die_errno("mq_send");
-    ts = deadline_in(-1000);        /* a second ago */
+    ts = deadline_in(-1000); /* a second ago */
     start = now_ns();
     rc = mq_timedreceive(mq, buf, sizeof buf, NULL, &ts) == -1 ? -1 : 0;
     report("mq_timedreceive, deadline passed, 1 message queued", rc, start);
@@ -115,7 +115,7 @@ static noreturn void run_consumer(mqd_t mq)
     for (int i = 0; i < FLOW; i++) {
         if (mq_receive(mq, buf, sizeof buf, NULL) == -1)
             die_errno("mq_receive");
-        sleep_ms(CONSUMER_MS);      /* the slow work on each message */
+        sleep_ms(CONSUMER_MS); /* the slow work on each message */
     }
     mq_close(mq);
     exit(0);
@@ -128,14 +128,15 @@ static void back_pressure(const char *name, mqd_t mq)
     pid_t consumer;
     mqd_t own;
 
-    set_nonblocking(mq, true);      /* empty it first: the fillers of full_queue() */
+    set_nonblocking(mq, true); /* empty it first: the fillers of full_queue() */
     while (mq_receive(mq, buf, sizeof buf, NULL) != -1)
         ;
     set_nonblocking(mq, false);
 
     printf("[producer] --- back-pressure: %d messages as fast as mq_send lets us, into %d slots;"
-           " the consumer takes one every %d ms\n", FLOW, MAXMSG, CONSUMER_MS);
-    if ((own = mq_open(name, O_RDONLY)) == (mqd_t)-1)    /* the consumer's own open */
+           " the consumer takes one every %d ms\n",
+           FLOW, MAXMSG, CONSUMER_MS);
+    if ((own = mq_open(name, O_RDONLY)) == (mqd_t)-1) /* the consumer's own open */
         die_errno("mq_open %s", name);
     if ((consumer = fork_or_die()) == 0) {
         mq_close(mq);
@@ -169,13 +170,13 @@ int main(int argc, char *argv[])
     mqd_t mq;
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "t:h", longopts, usage)) != -1)
         timeout_ms = cli_long(optarg, 10, 5000, "--timeout", usage);
     cli_no_operands(argc, argv, usage);
 
     snprintf(name, sizeof name, "/advanced_mq_timeouts.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     if (cleanup_add_mq(name) == -1)
@@ -187,5 +188,5 @@ int main(int argc, char *argv[])
     full_queue(mq, timeout_ms);
     back_pressure(name, mq);
     mq_close(mq);
-    return 0;                   /* exit() unlinks the queue */
+    return 0; /* exit() unlinks the queue */
 }

@@ -34,7 +34,7 @@ enum { SLOW_MS = 150, CALL_TIMEOUT_MS = 60, REPLY_TIMEOUT_MS = 100, MSGSIZE = 12
 
 struct request {
     int32_t pid, seq;
-    char op[8];                 /* "add" or "sleep" */
+    char op[8]; /* "add" or "sleep" */
     int32_t a, b;
     char reply_queue[96];
 };
@@ -45,7 +45,10 @@ struct reply {
 
 static char server_name[48];
 static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig) { stop_signal = sig; }
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
 
 static struct timespec deadline_in(long ms)
 {
@@ -81,12 +84,14 @@ static void answer(const struct request *req)
         if (errno != ENOENT)
             die_errno("mq_open %s", req->reply_queue);
         printf("[server] call %d of pid %d: its reply queue is gone (the client left): reply "
-               "dropped\n", (int)req->seq, (int)req->pid);
+               "dropped\n",
+               (int)req->seq, (int)req->pid);
         return;
     }
     if (kill(req->pid, 0) == -1 && errno == ESRCH) {
         printf("[server] call %d of pid %d: the client died mid-call and left its reply queue: "
-               "removing it\n", (int)req->seq, (int)req->pid);
+               "removing it\n",
+               (int)req->seq, (int)req->pid);
         mq_unlink(req->reply_queue);
         mq_close(mq);
         return;
@@ -97,7 +102,8 @@ static void answer(const struct request *req)
                req->op, (int)req->a, (int)req->b, (int)rep.result);
     else if (errno == ETIMEDOUT)
         printf("[server] call %d of pid %d: its reply queue stayed full for %d ms: reply "
-               "dropped, next request\n", (int)req->seq, (int)req->pid, REPLY_TIMEOUT_MS);
+               "dropped, next request\n",
+               (int)req->seq, (int)req->pid, REPLY_TIMEOUT_MS);
     else
         die_errno("mq_timedsend");
     mq_close(mq);
@@ -106,7 +112,7 @@ static void answer(const struct request *req)
 static noreturn void run_server(mqd_t requests, int ready_fd)
 {
     struct sigaction sa = {.sa_handler = on_stop};
-    char expected[sizeof ((struct request *)0)->reply_queue];
+    char expected[sizeof((struct request *)0)->reply_queue];
     struct request req;
 
     sigemptyset(&sa.sa_mask);
@@ -116,14 +122,14 @@ static noreturn void run_server(mqd_t requests, int ready_fd)
     if (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1)
         die_errno("tell the demo the server is ready");
     while (!stop_signal) {
-        struct timespec ts = deadline_in(100);  /* wake up to look at stop_signal */
+        struct timespec ts = deadline_in(100); /* wake up to look at stop_signal */
         ssize_t n = mq_timedreceive(requests, (char *)&req, MSGSIZE, NULL, &ts);
 
         if (n == -1 && (errno == ETIMEDOUT || errno == EINTR))
             continue;
         if (n == -1)
             die_errno("mq_timedreceive");
-        req.op[sizeof req.op - 1] = '\0';       /* never trust a peer's strings */
+        req.op[sizeof req.op - 1] = '\0'; /* never trust a peer's strings */
         req.reply_queue[sizeof req.reply_queue - 1] = '\0';
         reply_name_of(req.pid, expected, sizeof expected);
         if (n != (ssize_t)sizeof req || req.pid <= 0 || strcmp(req.reply_queue, expected) != 0) {
@@ -149,8 +155,7 @@ static bool await_reply(int id, mqd_t replies, int32_t seq, int32_t *result)
         if (mq_timedreceive(replies, (char *)&rep, MSGSIZE, NULL, &ts) == -1) {
             if (errno != ETIMEDOUT)
                 die_errno("mq_timedreceive");
-            printf("[client %d] call %d: no reply within %d ms\n", id, (int)seq,
-                   CALL_TIMEOUT_MS);
+            printf("[client %d] call %d: no reply within %d ms\n", id, (int)seq, CALL_TIMEOUT_MS);
             return false;
         }
         if (rep.seq == seq)
@@ -162,8 +167,7 @@ static bool await_reply(int id, mqd_t replies, int32_t seq, int32_t *result)
 }
 
 /* One call, bounded on both legs: a full server queue, or no reply. */
-static bool call(int id, mqd_t server, mqd_t replies, const struct request *req,
-                 int32_t *result)
+static bool call(int id, mqd_t server, mqd_t replies, const struct request *req, int32_t *result)
 {
     struct timespec ts = deadline_in(CALL_TIMEOUT_MS);
 
@@ -178,7 +182,7 @@ static mqd_t open_reply_queue(const char *name, long maxmsg)
     sigset_t saved;
     mqd_t mq;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDONLY, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     if (cleanup_add_mq(name) == -1)
@@ -199,11 +203,11 @@ static void stuck_reader(mqd_t server, mqd_t replies, struct request *req)
             die_errno("mq_send");
     printf("[client 4] sent calls 1 and 2, and stops reading its 1-slot reply queue\n");
     for (int i = 0; i < 500 && attr.mq_curmsgs < 1; i++) {
-        sleep_ms(10);           /* at most 5 s, for valgrind */
+        sleep_ms(10); /* at most 5 s, for valgrind */
         if (mq_getattr(replies, &attr) == -1)
             die_errno("mq_getattr");
     }
-    sleep_ms(3 * REPLY_TIMEOUT_MS);  /* the server gives up on reply 2 meanwhile */
+    sleep_ms(3 * REPLY_TIMEOUT_MS); /* the server gives up on reply 2 meanwhile */
     printf("[client 4] reading again\n");
     if (await_reply(4, replies, 1, &result))
         printf("[client 4] call 1: add %d %d = %d\n", (int)req->a, (int)req->b, (int)result);
@@ -234,11 +238,11 @@ static noreturn void run_client(int id, int ready_fd)
         printf("[client 3] sending call 1 (sleep %d ms), then waiting\n", SLOW_MS);
         if (mq_send(server, (char *)&req, sizeof req, 0) == -1 || write(ready_fd, "s", 1) != 1)
             die_errno("client 3: send the call");
-        pause();                /* the demo kills us with SIGKILL here */
+        pause(); /* the demo kills us with SIGKILL here */
     } else {
         for (req.seq = 1; req.seq <= 2; req.seq++) {
             if (!call(id, server, replies, &req, &result))
-                break;          /* client 2: the call timed out, give up and leave */
+                break; /* client 2: the call timed out, give up and leave */
             printf("[client %d] call %d: %s %d %d = %d\n", id, (int)req.seq, req.op, (int)req.a,
                    (int)req.b, (int)result);
             req.a = 40;
@@ -264,7 +268,7 @@ static pid_t start_client(int id, const int ready[2], mqd_t requests)
         stop_signals_release(&saved);
         mq_close(requests);
         close(ready[0]);
-        if (id != 3) {          /* only client 3 reports back */
+        if (id != 3) { /* only client 3 reports back */
             close(ready[1]);
             run_client(id, -1);
         }
@@ -286,11 +290,11 @@ int main(int argc, char *argv[])
     mqd_t requests;
     char byte;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     snprintf(server_name, sizeof server_name, "/advanced_rpc_reply_queues.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     requests = mq_open(server_name, O_CREAT | O_EXCL | O_RDONLY, 0600, &attr);
     if (requests == (mqd_t)-1)
         die_errno("mq_open %s", server_name);
@@ -308,7 +312,7 @@ int main(int argc, char *argv[])
 
     for (int id = 1; id <= 4; id++) {
         clients[id - 1] = start_client(id, ready, requests);
-        if (id == 3) {          /* kill it once its call is on its way */
+        if (id == 3) { /* kill it once its call is on its way */
             if (read(ready[0], &byte, 1) != 1)
                 die("client 3 did not send its call");
             printf("[parent] SIGKILL to client 3 in the middle of its call\n");
@@ -337,5 +341,5 @@ int main(int argc, char *argv[])
     if (left == 0)
         printf("[parent] no reply queue is left: clients removed their own, the server the "
                "killed one's\n");
-    return left == 0 ? 0 : 1;   /* exit() unlinks the server's queue */
+    return left == 0 ? 0 : 1; /* exit() unlinks the server's queue */
 }

@@ -1,4 +1,4 @@
-/* advanced_sysv_limits.c - the kernel's side of System V queues: msgmax, msgmnb, msqid_ds while a queue fills
+/* advanced_sysv_limits.c - the kernel's side of System V queues: msgmnb, msqid_ds as a queue fills
  *
  * kernel.msgmax, msgmnb and msgmni, then a child fills a queue with
  * 4000-byte messages until msgsnd() blocks: msqid_ds from IPC_STAT
@@ -50,8 +50,9 @@ static void show_msqid_ds(int msqid)
     if (msgctl(msqid, IPC_STAT, &ds) == -1)
         die_errno("msgctl IPC_STAT");
     printf("[sysv] IPC_STAT: msg_qnum=%lu msg_cbytes=%lu msg_qbytes=%lu msg_lspid=%d "
-           "msg_lrpid=%d\n", (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes,
-           (unsigned long)ds.msg_qbytes, (int)ds.msg_lspid, (int)ds.msg_lrpid);
+           "msg_lrpid=%d\n",
+           (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes, (unsigned long)ds.msg_qbytes,
+           (int)ds.msg_lspid, (int)ds.msg_lrpid);
     if ((fp = fopen("/proc/sysvipc/msg", "r")) == NULL)
         return;
     while (fgets(line, sizeof line, fp) != NULL)
@@ -89,7 +90,7 @@ static void sysv_fill(long msgmax, long msgmnb)
     sigset_t saved;
     pid_t filler;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("msgget");
     if ((slot = cleanup_add_sysv_msg(msqid)) == -1)
@@ -99,7 +100,7 @@ static void sysv_fill(long msgmax, long msgmnb)
     if ((filler = fork_or_die()) == 0)
         run_filler(msqid);
     for (int i = 0; i < 500 && strcmp(wchan, "do_msgsnd") != 0; i++) {
-        sleep_ms(10);               /* at most 5 s, for valgrind */
+        sleep_ms(10); /* at most 5 s, for valgrind */
         if (proc_wchan(filler, wchan, sizeof wchan) == -1)
             wchan[0] = '\0';
     }
@@ -121,10 +122,10 @@ static void sysv_fill(long msgmax, long msgmnb)
      * before it reads any, but the call must not name memory we do not have. */
     if ((big = calloc(1, sizeof(long) + (size_t)msgmax + 1)) == NULL)
         die_errno("calloc");
-    *big = 1;                       /* mtype */
+    *big = 1; /* mtype */
     printf("[sysv] msgsnd of msgmax + 1 = %ld bytes: %s\n", msgmax + 1,
            msgsnd(msqid, big, (size_t)msgmax + 1, IPC_NOWAIT) == -1 ? strerrorname_np(errno)
-                                                                 : "sent");
+                                                                    : "sent");
     free(big);
     if (msgctl(msqid, IPC_RMID, NULL) == -1)
         die_errno("msgctl IPC_RMID");
@@ -135,7 +136,7 @@ int main(int argc, char *argv[])
 {
     long msgmax, msgmnb;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     msgmax = knob("kernel/msgmax", "largest message (bytes)");

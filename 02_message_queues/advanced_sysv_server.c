@@ -12,7 +12,8 @@
  *
  * Guide part: theory (System V queues: multiplexing by message type).
  * Run: ./advanced_sysv_server
- *      two terminals: ./advanced_sysv_server --server            (prints its msqid; Ctrl-C stops it)
+ *      two terminals: ./advanced_sysv_server --server            (prints its msqid; Ctrl-C stops
+ * it)
  *                     ./advanced_sysv_server --client MSQID [N]  (N requests, default 3)
  */
 #define _GNU_SOURCE
@@ -33,14 +34,14 @@ static const char usage[] = "[--server | --client MSQID [N]]    (N requests, 1 t
 enum { SERVER_TYPE = 1, CLIENTS = 3, TEXT_MAX = 64, REPLY_TIMEOUT_S = 2 };
 
 struct request {
-    long mtype;                 /* SERVER_TYPE */
-    int32_t pid;                /* the reply's mtype */
+    long mtype;  /* SERVER_TYPE */
+    int32_t pid; /* the reply's mtype */
     int32_t seq;
     char text[TEXT_MAX];
 };
 
 struct reply {
-    long mtype;                 /* the client's pid */
+    long mtype; /* the client's pid */
     int32_t seq;
     char text[TEXT_MAX];
 };
@@ -62,7 +63,10 @@ static void on_stop(int sig)
     cleanup_forget(served_slot);
 }
 
-static void on_alarm(int sig) { (void)sig; }     /* only to interrupt msgrcv() */
+static void on_alarm(int sig)
+{
+    (void)sig;
+} /* only to interrupt msgrcv() */
 
 /* No SA_RESTART: a signal makes a waiting msgrcv() return. */
 static void catch_signal(int sig, void (*handler)(int))
@@ -115,7 +119,7 @@ static noreturn void run_server(int msqid, int slot, int ready_fd)
             printf("[server] ignored a malformed request (%zd bytes)\n", n);
             continue;
         }
-        req.text[TEXT_MAX - 1] = '\0';      /* never trust a peer's string */
+        req.text[TEXT_MAX - 1] = '\0'; /* never trust a peer's string */
         rep = (struct reply){.mtype = req.pid, .seq = req.seq};
         reverse_words(req.text, rep.text, sizeof rep.text);
         printf("[server] request %d: pid %d asked \"%s\", reply with mtype %d\n", ++served,
@@ -141,7 +145,7 @@ static noreturn void run_client(int msqid, int id, long requests)
         snprintf(req.text, sizeof req.text, "client %d says hello %d", id, (int)seq);
         if (msgsnd(msqid, &req, BODY_SIZE(struct request), 0) == -1)
             die_errno("msgsnd request");
-        alarm(REPLY_TIMEOUT_S);             /* msgrcv() itself would wait for ever */
+        alarm(REPLY_TIMEOUT_S); /* msgrcv() itself would wait for ever */
         n = msgrcv(msqid, &rep, BODY_SIZE(struct reply), pid, 0);
         alarm(0);
         if (n == -1 && errno == EINTR)
@@ -165,10 +169,10 @@ static int run_demo(void)
     bool failed = false;
     char byte;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("msgget");
-    if ((slot = cleanup_add_sysv_msg(msqid)) == -1)     /* if the server never removes it */
+    if ((slot = cleanup_add_sysv_msg(msqid)) == -1) /* if the server never removes it */
         die_errno("cleanup_add_sysv_msg");
     stop_signals_release(&saved);
     if (pipe(ready) == -1)
@@ -216,7 +220,7 @@ int main(int argc, char *argv[])
     long requests = 3;
     int c;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "sc:h", longopts, usage)) != -1)
         if (c == 's')
             server = true;
@@ -237,12 +241,12 @@ int main(int argc, char *argv[])
         sigset_t saved;
         int msqid, slot;
 
-        stop_signals_hold(&saved);  /* a Ctrl-C between the two would leave the queue */
+        stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
         if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
             die_errno("msgget");
         if ((slot = cleanup_add_sysv_msg(msqid)) == -1)
             die_errno("cleanup_add_sysv_msg");
-        stop_signals_release(&saved);   /* until run_server() catches them, the registry does */
+        stop_signals_release(&saved); /* until run_server() catches them, the registry does */
         run_server(msqid, slot, -1);
     }
     return run_demo();

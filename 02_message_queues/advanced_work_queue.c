@@ -7,8 +7,8 @@
  * the feeder sends one "stop" per worker, and FIFO order within a priority
  * puts them after every job.  The feeder is a process of its own: if the
  * collector also fed jobs, a full job queue and a full result queue could
- * block each other for ever.  --crash shows the limit of the design: a worker
- * that dies holding a job loses it, since a received message is gone (no
+ * block each other for ever.  --crash shows the limit of the design: the worker
+ * that takes job 3 dies holding it, and the job is lost, since a received message is gone (no
  * acknowledgment, no redelivery): at most once, not exactly once.
  *
  * Guide part: theory (message queues: work distribution, poison messages).
@@ -31,10 +31,10 @@
 static const char usage[] =
     "[--jobs N] [--workers K] [--crash]    (N 1 to 10000, default 40; K 1 to 16, default 4)";
 
-enum { MAXMSG = 10, MAX_WORKERS = 16, POISON = 0 };
+enum { MAXMSG = 10, MAX_WORKERS = 16, POISON = 0, CRASH_JOB = 3 };
 
 struct job {
-    uint32_t id;                /* 1..N; POISON (0) tells a worker to stop */
+    uint32_t id; /* 1..N; POISON (0) tells a worker to stop */
     uint32_t n;
 };
 
@@ -44,7 +44,10 @@ struct result {
     uint64_t answer;
 };
 
-static uint64_t work(uint32_t n) { return (uint64_t)n * n; }
+static uint64_t work(uint32_t n)
+{
+    return (uint64_t)n * n;
+}
 
 static mqd_t create_queue(const char *name, long msgsize)
 {
@@ -52,7 +55,7 @@ static mqd_t create_queue(const char *name, long msgsize)
     sigset_t saved;
     mqd_t mq;
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     if (cleanup_add_mq(name) == -1)
@@ -92,7 +95,7 @@ static noreturn void run_worker(int w, mqd_t jobs, mqd_t results, bool crash)
             die_errno("worker %d: mq_receive", w);
         if (j.id == POISON)
             break;
-        if (crash && done == 2) {
+        if (crash && j.id == CRASH_JOB) {
             printf("[worker %d] took job %u and crashes before answering\n", w, j.id);
             mq_close(jobs);
             mq_close(results);
@@ -141,7 +144,7 @@ static void collect(mqd_t results, long njobs, int nworkers, pid_t *workers)
         if (errno != ETIMEDOUT)
             die_errno("mq_timedreceive");
         if (running == 0)
-            break;              /* every worker gone and nothing came for 100 ms */
+            break; /* every worker gone and nothing came for 100 ms */
         for (int w = 0; w < nworkers; w++) {
             int status;
 
@@ -180,7 +183,7 @@ int main(int argc, char *argv[])
     bool crash = false;
     mqd_t jobs, results;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "j:w:ch", longopts, usage)) != -1)
         if (c == 'j')
             njobs = cli_long(optarg, 1, 10000, "--jobs", usage);
@@ -195,11 +198,12 @@ int main(int argc, char *argv[])
     jobs = create_queue(jobs_name, sizeof(struct job));
     results = create_queue(results_name, sizeof(struct result));
     printf("[collector] %s and %s: %d slots each; %ld jobs for %d workers%s\n", jobs_name,
-           results_name, MAXMSG, njobs, nworkers, crash ? ", worker 1 will crash" : "");
+           results_name, MAXMSG, njobs, nworkers,
+           crash ? ", the worker that takes job 3 will crash" : "");
 
     for (int w = 0; w < nworkers; w++)
         if ((workers[w] = fork_or_die()) == 0) {
-            run_worker(w + 1, jobs, results, crash && w == 0);
+            run_worker(w + 1, jobs, results, crash);
         }
     if ((feeder = fork_or_die()) == 0) {
         mq_close(results);
@@ -209,5 +213,5 @@ int main(int argc, char *argv[])
     collect(results, njobs, nworkers, workers);
     reap_child(feeder, "collector");
     mq_close(results);
-    return 0;                   /* exit() unlinks both queues */
+    return 0; /* exit() unlinks both queues */
 }

@@ -81,8 +81,8 @@ static noreturn void run_creator(const char *name)
     static const char *const texts[] = {"first", "second message", "third and last"};
     mqd_t mq;
 
-    printf("[creator] mq_open(\"%s\", O_CREAT|O_EXCL|O_WRONLY, 0600, maxmsg=%d msgsize=%d)\n",
-           name, DEMO_MAXMSG, DEMO_MSGSIZE);
+    printf("[creator] mq_open(\"%s\", O_CREAT|O_EXCL|O_WRONLY, 0600, maxmsg=%d msgsize=%d)\n", name,
+           DEMO_MAXMSG, DEMO_MSGSIZE);
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_WRONLY, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     print_attr("creator", mq);
@@ -140,7 +140,7 @@ static void on_stop(int sig)
     close(receiver_mq);
     cleanup_run();
     signal(sig, SIG_DFL);
-    raise(sig);                 /* delivered when the handler returns */
+    raise(sig); /* delivered when the handler returns */
 }
 
 /* --receive: creates the queue, prints each message; Ctrl-C unlinks it. */
@@ -150,7 +150,7 @@ static void run_receiver(const char *name)
     struct sigaction sa = {.sa_handler = on_stop};
     sigset_t saved;
 
-    stop_signals_hold(&saved);  /* a Ctrl-C between create and register would leave it */
+    stop_signals_hold(&saved); /* a Ctrl-C between create and register would leave it */
     receiver_mq = mq_open(name, O_CREAT | O_EXCL | O_RDONLY, 0600, &attr);
     if (receiver_mq == (mqd_t)-1)
         die_errno("mq_open %s", name);
@@ -192,7 +192,7 @@ int main(int argc, char *argv[])
     const char *name = NULL;
     int c, mode = 0;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "r:s:h", longopts, usage)) != -1) {
         if (mode != 0)
             die_usage(usage, "give only one of --receive and --send");

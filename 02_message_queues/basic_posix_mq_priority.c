@@ -108,7 +108,7 @@ static void handed_to_waiting_receiver(const char *name, mqd_t mq)
         mqd_t rq = mq_open(name, O_RDONLY);
         char buf[MSGSIZE + 1];
 
-        mq_close(mq);           /* the parent's descriptor: not ours to keep */
+        mq_close(mq); /* the parent's descriptor: not ours to keep */
         if (rq == (mqd_t)-1)
             die_errno("mq_open %s", name);
         receive_one("receiver", rq, buf);
@@ -132,11 +132,11 @@ int main(int argc, char *argv[])
     sigset_t saved;
     mqd_t mq;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     snprintf(name, sizeof name, "/basic_posix_mq_priority.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     if (cleanup_add_mq(name) == -1)
@@ -148,5 +148,5 @@ int main(int argc, char *argv[])
     handed_to_waiting_receiver(name, mq);
     if (mq_close(mq) == -1)
         die_errno("mq_close");
-    return 0;                   /* exit() unlinks the queue */
+    return 0; /* exit() unlinks the queue */
 }

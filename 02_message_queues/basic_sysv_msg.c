@@ -1,4 +1,4 @@
-/* basic_sysv_msg.c - a System V message queue between two processes: msgget, msgsnd, msgrcv, IPC_RMID
+/* basic_sysv_msg.c - a System V queue between two processes: msgget, msgsnd, msgrcv, IPC_RMID
  *
  * A System V message is a struct the program defines, starting with a long
  * mtype (> 0) followed by the data.  msgsnd() and msgrcv() take the size of
@@ -48,7 +48,7 @@ static int create_queue(const char *role, int *slot)
     sigset_t saved;
     int msqid;
 
-    stop_signals_hold(&saved);  /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("msgget");
     if ((*slot = cleanup_add_sysv_msg(msqid)) == -1)
@@ -61,7 +61,7 @@ static int create_queue(const char *role, int *slot)
 static void send_text(const char *role, int msqid, long mtype, const char *text)
 {
     struct message msg = {.mtype = mtype};
-    size_t msgsz = strlen(text) + 1;    /* the text and its NUL: mtype is not counted */
+    size_t msgsz = strlen(text) + 1; /* the text and its NUL: mtype is not counted */
 
     if (msgsz > sizeof msg.mtext)
         die("message \"%s\" is longer than %d bytes", text, TEXT_MAX - 1);
@@ -88,8 +88,8 @@ static void show_stat(const char *role, int msqid)
     if (msgctl(msqid, IPC_STAT, &ds) == -1)
         die_errno("msgctl IPC_STAT");
     printf("[%s] IPC_STAT: msg_qnum=%lu msg_cbytes=%lu msg_qbytes=%lu msg_lspid=%d\n", role,
-           (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes,
-           (unsigned long)ds.msg_qbytes, (int)ds.msg_lspid);
+           (unsigned long)ds.msg_qnum, (unsigned long)ds.__msg_cbytes, (unsigned long)ds.msg_qbytes,
+           (int)ds.msg_lspid);
 }
 
 /* A child waits in msgrcv() for a message that never comes; IPC_RMID wakes it. */
@@ -107,7 +107,7 @@ static void remove_under_a_waiter(int msqid, int slot)
         exit(0);
     }
     for (int i = 0; i < 500 && strcmp(wchan, "do_msgrcv") != 0; i++) {
-        sleep_ms(10);           /* at most 5 s, for valgrind */
+        sleep_ms(10); /* at most 5 s, for valgrind */
         if (proc_wchan(waiter, wchan, sizeof wchan) == -1)
             wchan[0] = '\0';
     }
@@ -176,7 +176,7 @@ int main(int argc, char *argv[])
     const char *msqid_arg = NULL;
     int c, mode = 0;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     while ((c = cli_getopt(argc, argv, "rs:h", longopts, usage)) != -1) {
         if (mode != 0)
             die_usage(usage, "give only one of --receive and --send");

@@ -61,8 +61,8 @@ static void list_queue(int msqid)
     ssize_t n;
 
     for (long i = 0; (n = msgrcv(msqid, &msg, TEXT_MAX, i, MSG_COPY | IPC_NOWAIT)) != -1; i++)
-        len += (size_t)snprintf(line + len, sizeof line - len, " %.*s(type %ld)", (int)n,
-                                msg.mtext, msg.mtype);
+        len += (size_t)snprintf(line + len, sizeof line - len, " %.*s(type %ld)", (int)n, msg.mtext,
+                                msg.mtype);
     if (errno == ENOSYS || errno == EINVAL) {
         printf("[receiver] (MSG_COPY is not in this kernel: the queue cannot be listed)\n");
         return;
@@ -112,10 +112,10 @@ int main(int argc, char *argv[])
     pid_t sender;
     int msqid;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("msgget");
     if (cleanup_add_sysv_msg(msqid) == -1)
@@ -128,5 +128,5 @@ int main(int argc, char *argv[])
     if (reap_child(sender, "receiver") != 0)
         die("the sender failed");
     run_steps(msqid);
-    return 0;                   /* exit() removes the queue */
+    return 0; /* exit() removes the queue */
 }

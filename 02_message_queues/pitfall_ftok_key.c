@@ -44,7 +44,7 @@ static void write_file(const char *name, const char *text, bool replace)
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s/%s.new", dir, name);
-    stop_signals_hold(&saved);      /* a Ctrl-C between create and register would leave it */
+    stop_signals_hold(&saved); /* a Ctrl-C between create and register would leave it */
     if ((fd = open(replace ? tmp : path, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1)
         die_errno("open %s", replace ? tmp : path);
     if (cleanup_add_path(path) == -1)
@@ -65,8 +65,8 @@ static key_t make_key(const char *role, const char *name, int id)
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (stat(path, &st) == -1 || (key = ftok(path, id)) == -1)
         die_errno("ftok %s", path);
-    printf("[%s] ftok(\"%s\", 0x%x) = 0x%08x: id 0x%02x, dev 0x%02x, inode %lu (0x%04x)\n",
-           role, name, id, (unsigned)key, id & 0xff, (unsigned)(st.st_dev & 0xff),
+    printf("[%s] ftok(\"%s\", 0x%x) = 0x%08x: id 0x%02x, dev 0x%02x, inode %lu (0x%04x)\n", role,
+           name, id, (unsigned)key, id & 0xff, (unsigned)(st.st_dev & 0xff),
            (unsigned long)st.st_ino, (unsigned)(st.st_ino & 0xffff));
     return key;
 }
@@ -116,7 +116,7 @@ static void broken(void)
 
     write_file("app.conf", "shared by both apps\n", false);
     key_a = make_key("app A", "app.conf", 0x41);
-    key_b = make_key("app B", "app.conf", 0x141);  /* "a different id", but only 8 bits count */
+    key_b = make_key("app B", "app.conf", 0x141); /* "a different id", but only 8 bits count */
     printf("[app B] only the low 8 bits of the id count, and only 16 of the inode: a file whose "
            "inode is 65536 higher gets the same key too\n");
     msqid_a = queue_for("app A", key_a, IPC_CREAT | IPC_EXCL | 0600);
@@ -161,19 +161,20 @@ static void fixed(void)
     if (msgctl(atoi(buf), IPC_STAT, &ds) == -1)
         die_errno("msgctl IPC_STAT %s", buf);
     printf("[client] read msqid %d from server.id and found the queue: the file's inode does not "
-           "matter\n", atoi(buf));
+           "matter\n",
+           atoi(buf));
 }
 
 int main(int argc, char *argv[])
 {
     bool is_fixed;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     is_fixed = cli_pitfall_fixed(argc, argv, usage);
     make_temp_dir(dir, sizeof dir, "pitfall_ftok_key");
     if (is_fixed)
         fixed();
     else
         broken();
-    return 0;                   /* exit() removes the queues, the files, the directory */
+    return 0; /* exit() removes the queues, the files, the directory */
 }

@@ -86,11 +86,11 @@ int main(int argc, char *argv[])
     pid_t receiver;
     mqd_t mq;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     snprintf(name, sizeof name, "/pitfall_msgsize.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     /* NULL attributes: the kernel's defaults, as many programs open their queues. */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, NULL)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
@@ -118,5 +118,5 @@ int main(int argc, char *argv[])
         mq_close(mq);
         exit(0);
     }
-    return reap_child(receiver, "sender") == 0 ? 0 : 1;     /* exit() unlinks the queue */
+    return reap_child(receiver, "sender") == 0 ? 0 : 1; /* exit() unlinks the queue */
 }

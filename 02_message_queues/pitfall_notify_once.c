@@ -31,8 +31,8 @@ static const char usage[] = "[--fixed]";
 enum { MAXMSG = 8, MSGSIZE = 32, BATCH = 3, WAIT_MS = 400 };
 
 struct link {
-    int order_fd;               /* the consumer asks for a batch: one byte */
-    int done_fd;                /* the sender says it has sent it: one byte */
+    int order_fd; /* the consumer asks for a batch: one byte */
+    int done_fd;  /* the sender says it has sent it: one byte */
 };
 
 /* The sender sends one batch per byte it reads, and acknowledges each.  It
@@ -136,13 +136,13 @@ static void renewed_after_draining(mqd_t mq, const struct link *to_sender)
     order_batch(to_sender, '3');
     wait_notification("batch 3");
     drain(mq);
-    order_batch(to_sender, '4');    /* arrives before the registration: nobody watches */
-    register_notification(mq);      /* the queue is not empty now: no change to announce */
+    order_batch(to_sender, '4'); /* arrives before the registration: nobody watches */
+    register_notification(mq);   /* the queue is not empty now: no change to announce */
     if (!wait_notification("batch 4"))
         printf("[consumer] batch 4 came between the drain and the registration: only looking "
                "finds it\n");
     drain(mq);
-    if (mq_notify(mq, NULL) == -1)  /* still registered: cancel it */
+    if (mq_notify(mq, NULL) == -1) /* still registered: cancel it */
         die_errno("mq_notify NULL");
 }
 
@@ -153,7 +153,7 @@ static void fixed(mqd_t mq, const struct link *to_sender)
     order_batch(to_sender, '1');
     wait_notification("batch 1");
     for (char batch = '2'; batch <= '3'; batch++) {
-        register_notification(mq);  /* THE FIX: before the drain, never after */
+        register_notification(mq); /* THE FIX: before the drain, never after */
         drain(mq);
         order_batch(to_sender, batch);
         if (!wait_notification(batch == '2' ? "batch 2" : "batch 3"))
@@ -173,14 +173,14 @@ int main(int argc, char *argv[])
     pid_t sender;
     mqd_t mq;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     is_fixed = cli_pitfall_fixed(argc, argv, usage);
 
     sigemptyset(&usr1);
     sigaddset(&usr1, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &usr1, NULL);    /* taken by sigtimedwait(), never by a handler */
+    sigprocmask(SIG_BLOCK, &usr1, NULL); /* taken by sigtimedwait(), never by a handler */
     snprintf(name, sizeof name, "/pitfall_notify_once.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
     if (mq == (mqd_t)-1)
         die_errno("mq_open %s", name);
@@ -205,8 +205,8 @@ int main(int argc, char *argv[])
         never_renewed(mq, &to_sender);
         renewed_after_draining(mq, &to_sender);
     }
-    close(order[1]);            /* the sender sees EOF and ends */
+    close(order[1]); /* the sender sees EOF and ends */
     close(done[0]);
     mq_close(mq);
-    return reap_child(sender, "consumer") == 0 ? 0 : 1;     /* exit() unlinks the queue */
+    return reap_child(sender, "consumer") == 0 ? 0 : 1; /* exit() unlinks the queue */
 }

@@ -1,4 +1,4 @@
-/* pitfall_queue_full.c - a sender blocked for ever on a full queue; a timed send with a policy instead
+/* pitfall_queue_full.c - a sender blocked for ever on a full queue; a timed send and a policy
  *
  * mq_send() on a full queue sleeps until a receiver makes room.  If the
  * receiver is stuck, so is the sender, and everything upstream of it: no
@@ -59,7 +59,7 @@ static noreturn void run_producer(mqd_t mq, bool fixed)
 
         printf("[producer] sending message %d\n", i);
         if (!fixed) {
-            if (mq_send(mq, msg, (size_t)len, 0) == -1)    /* sleeps while the queue is full */
+            if (mq_send(mq, msg, (size_t)len, 0) == -1) /* sleeps while the queue is full */
                 die_errno("mq_send");
         } else if (mq_timedsend(mq, msg, (size_t)len, 0, &deadline) == -1) {
             /* THE FIX: a full queue is news, and the policy decides what it means. */
@@ -67,10 +67,12 @@ static noreturn void run_producer(mqd_t mq, bool fixed)
                 die_errno("mq_timedsend");
             dropped++;
             printf("[producer] mq_timedsend: ETIMEDOUT after %d ms, queue still full: message %d "
-                   "dropped\n", DEADLINE_MS, i);
+                   "dropped\n",
+                   DEADLINE_MS, i);
             if (++dropped_in_a_row == GIVE_UP) {
                 printf("[producer] %d drops in a row: the consumer is stalled; giving up with "
-                       "%d sent, %d dropped\n", GIVE_UP, sent, dropped);
+                       "%d sent, %d dropped\n",
+                       GIVE_UP, sent, dropped);
                 break;
             }
             continue;
@@ -94,7 +96,7 @@ static noreturn void run_consumer(mqd_t mq, int resume_fd)
         printf("[consumer] got \"%.*s\"\n", (int)n, buf);
     }
     printf("[consumer] stalls (stuck on a slow disk, say)\n");
-    if (read(resume_fd, &byte, 1) == -1)        /* EOF: the demo is over */
+    if (read(resume_fd, &byte, 1) == -1) /* EOF: the demo is over */
         die_errno("read");
     close(resume_fd);
     mq_close(mq);
@@ -107,7 +109,7 @@ static void show_blocked_producer(pid_t producer, mqd_t mq)
     struct mq_attr attr = {0};
     char wchan[64] = "";
 
-    for (int i = 0; i < 500; i++) {     /* at most 5 s, for valgrind */
+    for (int i = 0; i < 500; i++) { /* at most 5 s, for valgrind */
         if (mq_getattr(mq, &attr) == -1)
             die_errno("mq_getattr");
         if (proc_wchan(producer, wchan, sizeof wchan) == 0 && strcmp(wchan, "wq_sleep") == 0 &&
@@ -119,7 +121,8 @@ static void show_blocked_producer(pid_t producer, mqd_t mq)
     if (proc_wchan(producer, wchan, sizeof wchan) == -1 || strcmp(wchan, "wq_sleep") != 0)
         die("the producer is not blocked in mq_send (wait channel '%s')", wchan);
     printf("[demo] the queue is full (%ld of %ld) and the producer has been asleep in mq_send "
-           "for 500 ms (kernel wait channel: %s)\n", attr.mq_curmsgs, attr.mq_maxmsg, wchan);
+           "for 500 ms (kernel wait channel: %s)\n",
+           attr.mq_curmsgs, attr.mq_maxmsg, wchan);
     printf("[demo] nothing would ever wake it: killing it with SIGKILL (this demo's bound)\n");
     kill(producer, SIGKILL);
 }
@@ -134,11 +137,11 @@ int main(int argc, char *argv[])
     bool fixed;
     mqd_t mq;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     snprintf(name, sizeof name, "/pitfall_queue_full.%d", (int)getpid());
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
         die_errno("mq_open %s", name);
     if (cleanup_add_mq(name) == -1)
@@ -161,10 +164,10 @@ int main(int argc, char *argv[])
     if (!fixed)
         show_blocked_producer(producer, mq);
     status = reap_child(producer, "demo");
-    close(resume[1]);               /* the consumer sees EOF and ends */
+    close(resume[1]); /* the consumer sees EOF and ends */
     reap_child(consumer, "demo");
     mq_close(mq);
     if (fixed ? status != 0 : !WIFSIGNALED(status))
         die("the producer ended in an unexpected way");
-    return 0;                       /* exit() unlinks the queue */
+    return 0; /* exit() unlinks the queue */
 }

@@ -100,7 +100,8 @@ static noreturn void run_app(const char *name, int run, bool fixed)
             die_errno("mq_unlink %s", name);
         cleanup_forget(slot);
         printf("[run %d] the worker has the queue open: mq_unlink now, the queue lives on "
-               "only through open descriptors\n", run);
+               "only through open descriptors\n",
+               run);
     }
     printf("[run %d] sending %d jobs\n", run, JOBS);
     for (int i = 1; i <= JOBS; i++) {
@@ -124,7 +125,7 @@ int main(int argc, char *argv[])
     bool fixed;
     mqd_t mq;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     /* The app's well-known name; the pid keeps two demos apart.  The demo
@@ -149,5 +150,5 @@ int main(int argc, char *argv[])
     } else {
         die_errno("mq_open %s", name);
     }
-    return 0;                   /* exit() unlinks the name if it is still there */
+    return 0; /* exit() unlinks the name if it is still there */
 }

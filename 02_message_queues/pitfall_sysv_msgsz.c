@@ -83,7 +83,8 @@ static void receive(int msqid, bool fixed)
     print_bytes("receiver", "the guard after the struct", in.guard, sizeof in.guard);
     if (memcmp(in.guard, "--------", 8) != 0)
         printf("[receiver] the guard was overwritten with %zd bytes from beyond the sender's "
-               "struct: msgrcv wrote past the end of ours\n", n - (ssize_t)sizeof in.msg.mtext);
+               "struct: msgrcv wrote past the end of ours\n",
+               n - (ssize_t)sizeof in.msg.mtext);
     else
         printf("[receiver] the guard is intact\n");
 }
@@ -95,10 +96,10 @@ int main(int argc, char *argv[])
     bool fixed;
     int msqid;
 
-    setvbuf(stdout, NULL, _IOLBF, 0);   /* narration in order, even into a pipe */
+    setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
-    stop_signals_hold(&saved);      /* a Ctrl-C between the two would leave the queue */
+    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("msgget");
     if (cleanup_add_sysv_msg(msqid) == -1)
@@ -112,5 +113,5 @@ int main(int argc, char *argv[])
     if (reap_child(sender, "receiver") != 0)
         die("the sender failed");
     receive(msqid, fixed);
-    return 0;                   /* exit() removes the queue */
+    return 0; /* exit() removes the queue */
 }
