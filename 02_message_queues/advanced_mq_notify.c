@@ -1,5 +1,4 @@
-/* advanced_mq_notify.c - mq_notify, SIGEV_SIGNAL and SIGEV_THREAD: one-shot, re-armed before
- * draining
+/* advanced_mq_notify.c - mq_notify with SIGEV_SIGNAL and SIGEV_THREAD: one-shot, re-armed first
  *
  * A process can ask to be told when a queue goes from empty to non-empty,
  * instead of blocking in mq_receive().  The registration is one per queue
