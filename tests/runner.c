@@ -689,8 +689,17 @@ static void start_copy(const struct program *prog, const struct expect_case *c,
         close(out_pipe[0]);
         program_out = out_pipe[1];
     }
+    /* Signals meant for the program that come before its exec must not run
+     * the runner's own stop handler in the child: they wait, blocked, until
+     * the child has reset every handler (exec_program). */
+    sigset_t all, before;
+
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &before);
     fflush(NULL);
     o->inst[i].pid = fork();
+    if (o->inst[i].pid != 0)
+        sigprocmask(SIG_SETMASK, &before, NULL);
     if (o->inst[i].pid == 0)
         exec_program(argv, in_fd, program_out, err_fd, cwd, under_strace(c));
     snprintf(o->inst[i].trace_prefix, sizeof o->inst[i].trace_prefix, "%s/trace.%u", case_dir, i);
