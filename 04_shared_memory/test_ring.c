@@ -173,7 +173,7 @@ START_TEST(every_byte_across_processes)
                     sched_yield();
             }
             sent += n;
-            piece = piece % 3001 + 97; /* 1, 98, 195 ... sizes that straddle the end */
+            piece = (piece + 96) % sizeof buf + 1; /* 1, 98, 195 ... up to the buffer */
         }
         _exit(0);
     }
