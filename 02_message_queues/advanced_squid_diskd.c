@@ -176,7 +176,8 @@ static void send_op(long op, int id, int flags, const char *data, int size)
         printf("[squid] %d away > Q2=%d: blocking until diskd answers\n", squid.away, Q2);
     while (squid.away > Q2)
         collect(true);
-    memcpy(r.data, data, (size_t)size < sizeof r.data ? (size_t)size : sizeof r.data);
+    if (data != NULL) /* a READ carries a size, no data */
+        memcpy(r.data, data, (size_t)size < sizeof r.data ? (size_t)size : sizeof r.data);
     if (msgsnd(squid.requests, &r, MSG_SIZE, 0) == -1)
         die_errno("squid: msgsnd");
     squid.away++;
@@ -269,7 +270,7 @@ int main(int argc, char *argv[])
     drain_replies();
     printf("[squid] --- a cache hit: OPEN, READ, CLOSE\n");
     send_path(MQD_OPEN, 2, O_RDONLY, "00000001");
-    send_op(MQD_READ, 2, 0, "", 64);
+    send_op(MQD_READ, 2, 0, NULL, 64);
     send_op(MQD_CLOSE, 2, 0, "", 0);
     drain_replies();
 
