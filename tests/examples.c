@@ -151,6 +151,9 @@ static const char *missing(const char *req)
         return "not running as root";
     if (strcmp(what, "user") == 0 && geteuid() == 0)
         return "running as root";
+    if (strcmp(what, "native") == 0 && (opt.light || opt.valgrind))
+        return "the sanitizers or valgrind change what this case shows (its allocator, timing or "
+               "memory order)";
     return NULL;
 }
 

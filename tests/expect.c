@@ -742,8 +742,8 @@ static int do_syscall(struct parse *ps, char *value, bool never)
 
 static int do_requires(struct parse *ps, char *value)
 {
-    static const char *const known[] = {"mqueue", "cpus", "ipv6", "command",
-                                        "cap",    "root", "user", "strace"};
+    static const char *const known[] = {"mqueue", "cpus", "ipv6",   "command", "cap",
+                                        "root",   "user", "strace", "native"};
     size_t len = strcspn(value, " ");
 
     for (size_t i = 0; i < sizeof known / sizeof *known; i++)
@@ -755,7 +755,7 @@ static int do_requires(struct parse *ps, char *value)
         }
     return refuse(ps->why, ps->whysize,
                   "unknown requirement '%s' (mqueue, cpus N, ipv6, "
-                  "command NAME, cap NAME, root, user, strace)",
+                  "command NAME, cap NAME, root, user, strace, native)",
                   value);
 }
 

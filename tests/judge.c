@@ -366,7 +366,9 @@ static void tally_traces(const struct syscall_check *s, const struct outcome *o,
 static void judge_syscalls(const struct expect_case *c, const struct outcome *o,
                            const char *case_dir, char **why)
 {
-    if (!o->traced)
+    /* Under the sanitizers the runtime makes calls of its own (a TSan
+     * thread is a clone3): the assertions are judged on native runs. */
+    if (!o->traced || opt.light)
         return;
     for (size_t k = 0; k < c->nsyscalls; k++) {
         const struct syscall_check *s = &c->syscalls[k];
