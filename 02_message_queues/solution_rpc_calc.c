@@ -65,7 +65,7 @@ static void on_stop(int sig)
         waitpid(client, NULL, 0);
     if (server > 0 && kill(server, SIGKILL) == 0)
         waitpid(server, NULL, 0);
-    close(requests);            /* mq_close() is close() on Linux, and this is safe here */
+    close(requests); /* mq_close() is close() on Linux, and this is safe here */
     cleanup_run();
     signal(sig, SIG_DFL);
     raise(sig);
