@@ -47,7 +47,7 @@ struct channel {
     mqd_t mq;   /* -1 unless kind 0 */
     int msqid;  /* -1 unless kind 1 */
     int fds[2]; /* -1 unless kind 2 */
-    char *page; /* two pages + MAX_SIZE, page-aligned */
+    char *page; /* PAGE + 2 * MAX_SIZE, page-aligned */
     char *data; /* page + PAGE: the payload, page-aligned for all three */
     long reads; /* the receiver's read() calls on the pipe */
 };
@@ -158,7 +158,7 @@ static double one_run(int kind, struct channel *ch, size_t size, long count, dou
  * exit (a null call) and the same two copies, and nobody to wake. */
 static double limit_rate(char *page, size_t size, long count)
 {
-    char *src = page, *dst = page + 2 * PAGE; /* page-aligned, apart for any size <= 8 KiB */
+    char *src = page + PAGE, *dst = src + MAX_SIZE; /* both page-aligned, apart */
     uint64_t start = now_ns();
 
     for (long i = 0; i < count; i++) {
@@ -260,9 +260,9 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
 
     snprintf(name, sizeof name, "/advanced_mq_throughput.%d", (int)getpid());
-    if ((errno = posix_memalign((void **)&ch.page, PAGE, 2 * PAGE + MAX_SIZE)) != 0)
+    if ((errno = posix_memalign((void **)&ch.page, PAGE, PAGE + 2 * MAX_SIZE)) != 0)
         die_errno("posix_memalign");
-    memset(ch.page, 'm', 2 * PAGE + MAX_SIZE);
+    memset(ch.page, 'm', PAGE + 2 * MAX_SIZE);
     ch.data = ch.page + PAGE;
     choose_cpus(same);
     pin(cpus[0]);

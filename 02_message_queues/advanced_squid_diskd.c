@@ -176,7 +176,7 @@ static void send_op(long op, int id, int flags, const char *data, int size)
         printf("[squid] %d away > Q2=%d: blocking until diskd answers\n", squid.away, Q2);
     while (squid.away > Q2)
         collect(true);
-    if (data != NULL) /* a READ carries a size, no data */
+    if (data != NULL) /* a path (with its NUL) or the bytes to write; READ asks for `size` */
         memcpy(r.data, data, (size_t)size < sizeof r.data ? (size_t)size : sizeof r.data);
     if (msgsnd(squid.requests, &r, MSG_SIZE, 0) == -1)
         die_errno("squid: msgsnd");
@@ -266,12 +266,12 @@ int main(int argc, char *argv[])
     register_object("00000001");
     send_path(MQD_CREATE, 1, O_WRONLY | O_CREAT | O_EXCL, "00000001");
     send_op(MQD_WRITE, 1, 0, reply, (int)strlen(reply));
-    send_op(MQD_CLOSE, 1, 0, "", 0);
+    send_op(MQD_CLOSE, 1, 0, NULL, 0);
     drain_replies();
     printf("[squid] --- a cache hit: OPEN, READ, CLOSE\n");
     send_path(MQD_OPEN, 2, O_RDONLY, "00000001");
     send_op(MQD_READ, 2, 0, NULL, 64);
-    send_op(MQD_CLOSE, 2, 0, "", 0);
+    send_op(MQD_CLOSE, 2, 0, NULL, 0);
     drain_replies();
 
     printf("[squid] --- a big object: 8 writes in a row to a slow disk\n");
@@ -279,7 +279,7 @@ int main(int argc, char *argv[])
     send_path(MQD_CREATE, 3, O_WRONLY | O_CREAT | O_EXCL, "00000002");
     for (int i = 0; i < 8; i++)
         send_op(MQD_WRITE, 3, 0, reply, (int)strlen(reply));
-    send_op(MQD_CLOSE, 3, 0, "", 0);
+    send_op(MQD_CLOSE, 3, 0, NULL, 0);
     drain_replies();
 
     printf("[squid] --- purging 6 objects at once\n");

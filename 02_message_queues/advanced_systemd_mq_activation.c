@@ -1,5 +1,4 @@
-/* advanced_systemd_mq_activation.c - systemd's ListenMessageQueue=: a queue handed to a service on
- * demand
+/* advanced_systemd_mq_activation.c - systemd's ListenMessageQueue=: a queue handed over on demand
  *
  * Real-world pattern: systemd's socket units (systemd.socket(5)) can listen
  * on a POSIX message queue.  The manager creates the queue itself, with the
