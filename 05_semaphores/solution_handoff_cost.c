@@ -34,7 +34,7 @@
 
 #define RUNS 5
 
-static const char usage[] = "[--rounds N]    (N from 1000 to 1000000, default 5000)";
+static const char usage[] = "[--rounds N]    (N from 100 to 1000000, default 5000)";
 
 enum mechanism { POSIX_SEM, SYSV_SEM, FUTEX, PIPE, NMECH };
 static const char *const mech_name[NMECH] = {"posix-sem", "sysv-sem", "futex", "pipe"};
@@ -123,17 +123,19 @@ static double time_rounds(enum mechanism m, long rounds)
     return (double)elapsed_ns(start) / (double)rounds / 2; /* one way */
 }
 
-static double floor_syscall(void)
+/* The floor, timed like the hand-offs: a warm-up run, then RUNS runs of N calls. */
+static double floor_syscall(long calls)
 {
     double samples[RUNS];
     struct stats st;
 
-    for (int r = 0; r < RUNS; r++) {
+    for (int r = -1; r < RUNS; r++) {
         uint64_t start = now_ns();
 
-        for (int i = 0; i < 100000; i++)
+        for (long i = 0; i < calls; i++)
             syscall(SYS_getppid);
-        samples[r] = (double)elapsed_ns(start) / 100000;
+        if (r >= 0)
+            samples[r] = (double)elapsed_ns(start) / (double)calls;
     }
     stats_compute(samples, RUNS, &st);
     return st.p50;
@@ -188,7 +190,7 @@ int main(int argc, char *argv[])
     pid_t child;
 
     while ((c = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
-        rounds = cli_long(optarg, 1000, 1000000, "--rounds", usage);
+        rounds = cli_long(optarg, 100, 1000000, "--rounds", usage);
     cli_no_operands(argc, argv, usage);
     if (argc == 1)
         printf("[main] %ld rounds per run, %d runs after a warm-up; one-way cost, median\n", rounds,
@@ -208,7 +210,7 @@ int main(int argc, char *argv[])
         printf("cpus: both on CPU %d\n", cpu);
     else
         printf("cpus: not pinned\n");
-    printf("getppid %.1f ns\n", floor_syscall());
+    printf("getppid %.1f ns\n", floor_syscall(rounds));
     for (int m = 0; m < NMECH; m++) {
         double samples[RUNS];
         struct stats st;

@@ -688,6 +688,21 @@ static int parse_op(const char *s, enum count_op *op, long *n)
     return 0;
 }
 
+/* True if an args~ regex holds a word like ">=1200": a count written after args~, which
+ * would silently become part of the regex and match nothing. */
+static bool count_after_args(const char *rest)
+{
+    static const char *const ops[] = {" >=", " ==", " <=", " ret==", " ret<="};
+
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        const char *at = strstr(rest, ops[i]);
+
+        if (at != NULL && isdigit((unsigned char)at[strlen(ops[i])]))
+            return true;
+    }
+    return false;
+}
+
 /* syscall: NAME [fd~REGEX] [>=N|==N|<=N] [ret==N|ret<=N] [args~REGEX to the end]
  * no-syscall: NAME [fd~REGEX] [args~REGEX] */
 static int do_syscall(struct parse *ps, char *value, bool never)
@@ -709,21 +724,22 @@ static int do_syscall(struct parse *ps, char *value, bool never)
     while ((w = next_word(&value)) != NULL) {
         if (strncmp(w, "fd~", 3) == 0 && !s.has_fd_re && compile_re(&s.fd_re, w + 3) == 0) {
             s.has_fd_re = true;
-        } else if (strncmp(w, "args~", 5) == 0) {
+        } else if (strncmp(w, "args~", 5) == 0 && !s.has_args_re) {
             char *rest = w + 5;
 
             if (*value != '\0') /* the rest of the line is the regex */
                 rest[strlen(rest)] = ' ';
-            if (s.has_args_re || compile_re(&s.args_re, rest) == -1)
-                break;
-            s.has_args_re = true;
             value += strlen(value);
+            if (count_after_args(rest) || compile_re(&s.args_re, rest) == -1)
+                goto refused;
+            s.has_args_re = true;
         } else if (!never && strncmp(w, "ret", 3) == 0 && !s.has_ret &&
                    parse_op(w + 3, &s.ret_op, &s.ret) == 0 && s.ret_op != AT_LEAST) {
             s.has_ret = true;
         } else if (!never && parse_op(w, &s.op, &s.count) == 0) {
             ;
         } else {
+        refused:
             if (s.has_fd_re)
                 regfree(&s.fd_re);
             if (s.has_args_re)

@@ -234,6 +234,8 @@ START_TEST(rejects_malformed_new_directives)
         {"run: x\nsignal: TERM later\n", ":2: expected 'NAME [group] after MS'"},
         {"run: x\nsyscall: write ~=3\n", ":2: cannot read '~=3'"},
         {"run: x\nno-syscall: write >=3\n", ":2: cannot read '>=3'"},
+        {"run: x\nsyscall: futex args~WAKE >=3\n", ":2: cannot read 'args~WAKE >=3'"},
+        {"run: x\nsyscall: futex args~WAKE(\n", ":2: cannot read 'args~WAKE('"},
         {"run: x\nrequires: unicorns\n", ":2: unknown requirement 'unicorns'"},
         {"run: x\nexit: SIGNOPE\n", ":2: bad number 'SIGNOPE'"},
         {"run: x\nexit: 256\n", ":2: bad number '256'"},
