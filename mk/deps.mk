@@ -4,10 +4,11 @@
 # Required: a C compiler, make and libc headers (build-essential) build and
 # run every program; Check and pkg-config build the tests; strace runs the
 # harness's system-call checks, which grade how an exercise does its work
-# (without it those cases are skipped, not graded).
+# (without it those cases are skipped, not graded); socat and curl are the
+# third-party clients the 06_sockets tests talk to the servers with.
 # Optional: clang and its sanitizer runtime (CC=clang, SANITIZE=...),
 # valgrind (VALGRIND=1), clang-format (make format, make format-check).
-DEPS_REQUIRED := build-essential check pkg-config strace
+DEPS_REQUIRED := build-essential check pkg-config strace socat curl
 DEPS_OPTIONAL := clang libclang-rt-dev valgrind clang-format
 
 PKG_CONFIG ?= pkg-config
