@@ -23,6 +23,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum kind { FREE, UNLINK, RMDIR, MQ, SYSV_SHM, SYSV_MSG, SYSV_SEM, CHILD };
@@ -51,6 +52,16 @@ static void stop_child(pid_t pid)
     if (r != 0)
         return;
     kill(pid, SIGTERM);
+    /* A child that ignores SIGTERM, or is stopped, must not hang the exit:
+     * two seconds, then SIGKILL (nanosleep is async-signal-safe). */
+    for (int tick = 0; tick < 200; tick++) {
+        struct timespec ten_ms = {.tv_sec = 0, .tv_nsec = 10000000};
+
+        if (waitpid(pid, NULL, WNOHANG) != 0)
+            return;
+        nanosleep(&ten_ms, NULL);
+    }
+    kill(pid, SIGKILL);
     while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
         ;
 }

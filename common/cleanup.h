@@ -30,8 +30,8 @@ int cleanup_add_sysv_sem(int semid);
  * SIGTERM and reaped before the entries registered earlier are removed (so
  * it no longer uses them).  One the program has reaped itself is skipped:
  * waitpid(pid, WNOHANG) comes first, and ECHILD means "not ours any more",
- * so a reused pid is never signalled.  A child that ignores SIGTERM would
- * make the registry wait for it: register only children that die of it. */
+ * so a reused pid is never signalled.  A child that ignores SIGTERM (or is
+ * stopped) gets SIGKILL two seconds later. */
 int cleanup_add_child(pid_t pid);
 void cleanup_forget(int slot); /* a slot out of range is ignored */
 void cleanup_run(void);        /* remove everything now (async-signal-safe) */

@@ -1051,6 +1051,50 @@ START_TEST(cleanup_stops_and_reaps_registered_children_first)
 }
 END_TEST
 
+/* A registered child that ignores SIGTERM must not hang the registry: it is
+ * killed with SIGKILL about two seconds later, and reaped. */
+static void register_stubborn_child(void *arg)
+{
+    int status;
+    uint64_t start;
+    pid_t stubborn;
+
+    sigset_t term, saved;
+
+    (void)arg;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &saved); /* until the child ignores it (Check handles it) */
+    if ((stubborn = fork()) == 0) {
+        signal(SIGTERM, SIG_IGN);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        for (;;)
+            pause();
+    }
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    if (stubborn == -1 || cleanup_add_child(stubborn) == -1)
+        exit(3);
+    start = now_ns();
+    cleanup_run();
+    errno = 0;
+    printf("reaped: %s after %.1f s\n",
+           waitpid(stubborn, &status, WNOHANG) == -1 && errno == ECHILD ? "yes" : "no",
+           ns_to_s(elapsed_ns(start)));
+    exit(0);
+}
+
+START_TEST(cleanup_kills_a_child_that_ignores_sigterm)
+{
+    struct captured c;
+    double seconds = 0;
+
+    run_captured(register_stubborn_child, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(sscanf(c.out, "reaped: yes after %lf s", &seconds) == 1, "%s", c.out);
+    ck_assert_msg(seconds >= 1.5, "killed after %.1f s, before the SIGTERM grace", seconds);
+}
+END_TEST
+
 /* Everything the create-and-register helpers made, with its mode and size. */
 struct made {
     char shm[64], mq[64], fifo[128];
@@ -1671,6 +1715,7 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, cleanup_registry_has_limits);
     tcase_add_test(cleanup, stop_signals_wait_until_the_object_is_registered);
     tcase_add_test(cleanup, cleanup_stops_and_reaps_registered_children_first);
+    tcase_add_test(cleanup, cleanup_kills_a_child_that_ignores_sigterm);
     tcase_add_test(cleanup, create_registered_makes_0600_objects_that_cleanup_removes);
     tcase_add_test(cleanup, sysv_create_sets_mode_and_values);
     tcase_add_test(cleanup, create_registered_is_exclusive);
