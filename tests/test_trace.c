@@ -177,10 +177,11 @@ static void expect_none(const struct result *r, const char *const *texts)
         ck_assert_msg(strstr(t, texts[k]) == NULL, "'%s' in the trace:\n%.3000s", texts[k], t);
 }
 
-/* What the loader and libc do before main(): never shown. */
+/* What the loader and libc do before main(), and common/'s check of the
+ * standard descriptors: never shown. */
 static const char *const startup_noise[] = {
-    "libc.so.6",        "ld.so.cache", "ld.so.preload", "arch_prctl(",
-    "set_tid_address(", "rseq(",       "prlimit64(",    NULL,
+    "libc.so.6", "ld.so.cache", "ld.so.preload", "arch_prctl(", "set_tid_address(",
+    "rseq(",     "prlimit64(",  "</dev/null>",   NULL,
 };
 
 static void setup(void)
@@ -261,18 +262,34 @@ START_TEST(pipes_pipe_fork)
 {
     SKIP_WITHOUT_STRACE();
     const char *const args[] = {"../01_pipes/basic_pipe_fork", "--lines", "2", NULL};
+    /* Lines are in the order the calls were entered: a read() that blocks
+     * is entered before the write() that ends it, so each sequence holds
+     * only what must come in that order. */
     const char *const steps[] = {
         "parent\tpipe2?\\(\\[3<pipe:",         "parent\tclone3?\\(",
-        "parent\twrite\\(4<pipe:.* = 12( |$)", "child\tread\\(3<pipe:.*\"line 1 of 2\\\\n\"",
-        "child\tread\\(3<pipe:.* = 0( |$)",    "parent\twait4\\(",
+        "parent\twrite\\(4<pipe:.* = 12( |$)", "child\tread\\(3<pipe:.* = 0( |$)",
         "child\t\\+\\+\\+ exited with 0",      NULL,
     };
+    const char *const child_steps[] = {
+        "parent\tclone3?\\(",
+        "child\tclose\\(4<pipe:",
+        "child\tread\\(3<pipe:.*\"line 1 of 2\\\\n\".* = 12( |$)",
+        "child\tread\\(3<pipe:.*\"line 2 of 2\\\\n\"",
+        NULL,
+    };
+    /* SIGCHLD may come before wait4() or during it, and strace may see
+     * the child's exit after the parent's SIGCHLD. */
+    const char *const reap_steps[] = {"parent\tclose\\(4<pipe:", "parent\twait4\\(", NULL};
+    const char *const signal_steps[] = {"parent\tclone3?\\(", "parent\t--- SIGCHLD", NULL};
     const char *const narration[] = {"write(1", NULL};
     struct result r = run_tool(args);
 
     ck_assert_msg(exit_status(&r) == 0, "status %d, stderr:\n%s", exit_status(&r), r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "[child] read() returned 0")); /* its own output */
     expect_in_order(&r, steps);
+    expect_in_order(&r, child_steps);
+    expect_in_order(&r, reap_steps);
+    expect_in_order(&r, signal_steps);
     expect_none(&r, startup_noise);
     expect_none(&r, narration); /* the narration is the program's output, not the lesson */
     free_result(&r);

@@ -174,6 +174,15 @@ static bool is_startup_call(const struct call *c)
     return is_one_of(c->name, on_loader_file) && names_loader_file(c);
 }
 
+/* The first thing a program of the collection does, in cli_getopt():
+ * ensure_std_fds() of common/proc.c opens /dev/null to see that 0, 1 and 2
+ * are taken, and closes it. */
+static bool is_std_fds_probe(const struct call *c)
+{
+    return (strcmp(c->name, "openat") == 0 && args_contain(c, "\"/dev/null\", O_RDWR")) ||
+           (strcmp(c->name, "close") == 0 && args_contain(c, "</dev/null>"));
+}
+
 /* A failed execve() is the PATH search of execvp(), not the lesson. */
 static bool is_failed_execve(const struct call *c)
 {
@@ -234,7 +243,8 @@ static struct proc *add_proc(struct trace *tr, int pid)
 }
 
 /* One process's file, t.PID.  Its start-up is left out: from an execve()
- * to the first call that is not start-up (the program's first execve() is
+ * to the first call that is not start-up, the loader's, libc's or common/'s
+ * standard-descriptor check (the program's first execve() is
  * left out too: it is the command line we gave), and in a forked child or a
  * new thread the set_robust_list() and rseq() that glibc's fork() and
  * pthread_create() make in it first. */
@@ -297,6 +307,8 @@ static void read_process(struct trace *tr, const char *path, int pid, bool *root
             }
         } else if (startup && is_startup_call(&c)) {
             continue;
+        } else if (startup && is_std_fds_probe(&c)) {
+            continue; /* still start-up: the collection's own, in common/ */
         } else if (new_task &&
                    (strcmp(c.name, "set_robust_list") == 0 || strcmp(c.name, "rseq") == 0)) {
             continue;
@@ -743,7 +755,7 @@ static bool report_run(const char *what, const struct run *r)
     if (WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
         return !r->timed_out && !r->interrupted;
     if (!r->timed_out && !r->interrupted)
-        warn_msg("%s %s: ended with %s", opt.prog, what, fmt_wait_status(r->status).s);
+        warn_msg("%s %s: %s", opt.prog, what, fmt_wait_status(r->status).s);
     return false;
 }
 
@@ -945,9 +957,9 @@ static void sched_line(struct sched *s, const char *line, pid_t perf_pid, long l
     if (waker != NULL)
         snprintf(role, sizeof role, "%s", waker->label);
     else if (tid == 0)
-        snprintf(role, sizeof role, "<idle CPU: interrupt, timer>");
+        snprintf(role, sizeof role, "<idle>");
     else
-        snprintf(role, sizeof role, "<another task, pid %d>", tid);
+        snprintf(role, sizeof role, "<outside: pid %d>", tid);
     printf("%8.3f ms  %s woken by %s on CPU %d", (double)(ns - *t0) / 1e6, wakee->label, role, cpu);
     if (strcmp(event, "sched_wakeup_new") == 0)
         printf(" (new task)");
@@ -1099,7 +1111,8 @@ static void sched_view(const char *dir, const struct trace *tr)
     label_tasks(&s, tr);
     printf("==== who woke whom: each wake-up of one of the program's %zu processes\n", s.n);
     printf("(time since the first event; \"asleep\": since it blocked; \"the waker had run\": "
-           "since it last got the CPU)\n");
+           "since it last got the CPU;\n <idle>, <outside: pid N>: an interrupt, such as the "
+           "timer of a sleep, on a CPU that was idle or ran another task)\n");
     t0 = 0;
     for (size_t i = 0; i < nlines; i++) {
         sched_line(&s, lines[i], r.pid, &t0, false);
