@@ -2,7 +2,7 @@
 # that hold a Makefile: adding one needs no edit here.
 #
 #   make deps          install the Debian packages it needs (apt-get, sudo)
-#   make               build common/ and every chapter
+#   make               build common/, every chapter and tools/
 #   make run           run every program's no-argument demo
 #   make check         unit tests, then every program through the harness
 #   make list          every program with its title line

@@ -372,10 +372,12 @@ static void read_trace(struct trace *tr, const char *dir)
  * to descriptor 1 or 2.  Copies "[role]" into role. */
 static bool narration_role(const struct event *e, char *role, size_t size)
 {
-    const char *a = strchr(e->text, '(') + 1, *q, *end;
+    const char *a, *q, *end;
 
-    if (strcmp(e->name, "write") != 0 || (a[0] != '1' && a[0] != '2') ||
-        (a[1] != '<' && a[1] != ','))
+    if (strcmp(e->name, "write") != 0) /* a write's text is "write(..." */
+        return false;
+    a = e->text + strlen("write(");
+    if ((a[0] != '1' && a[0] != '2') || (a[1] != '<' && a[1] != ','))
         return false;
     q = strstr(a, ", \"[");
     if (q == NULL || (end = strchr(q + 3, ']')) == NULL || end[1] != ' ' ||
