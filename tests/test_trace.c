@@ -469,6 +469,37 @@ START_TEST(narration_option_shows_the_writes)
 }
 END_TEST
 
+/* make sched: where perf may record, the child's wake-ups by the parent are
+ * there, labelled with the strace view's roles; where it may not, perf's
+ * reason and the fix are printed; either way the status is the strace
+ * view's, 0. */
+START_TEST(sched_view_or_its_refusal)
+{
+    SKIP_UNLESS_NATIVE();
+    if (system("command -v perf >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "test_trace: sched view not tested, no perf (Debian package linux-perf)\n");
+        return;
+    }
+    const char *const args[] = {"--sched", "../01_pipes/basic_pipe_fork", "--lines", "2", NULL};
+    struct result r = run_tool(args);
+    const char *view = strstr(r.out, "==== who woke whom");
+
+    ck_assert_msg(exit_status(&r) == 0, "status %d, stderr:\n%.2000s", exit_status(&r), r.err);
+    if (view != NULL) {
+        ck_assert_msg(strstr(view, "[child] woken by [parent] on CPU") != NULL, "%.3000s", view);
+        /* (By the child's exit too, unless the parent reached wait4() late.) */
+        ck_assert_msg(strstr(view, "[parent] woken by ") != NULL, "%.3000s", view);
+    } else {
+        ck_assert_msg(strstr(r.out, "sched: perf may not record") != NULL, "%.3000s", r.out);
+        ck_assert_msg(strstr(r.out, "kernel.perf_event_paranoid") != NULL ||
+                          strstr(r.out, "even as root") != NULL,
+                      "%.3000s", r.out);
+        fprintf(stderr, "test_trace: perf refused here: the refusal was checked\n");
+    }
+    free_result(&r);
+}
+END_TEST
+
 /* ---- bounded: the time limit, SIGKILL, Ctrl-C ------------------------------------- */
 
 /* A FIFO reader waits for a writer forever.  Stopped (by the time limit,
@@ -578,6 +609,7 @@ int main(void)
     tcase_add_test(chapters, semaphores_named_sem);
     tcase_add_test(filter, trace_line_limits_the_calls);
     tcase_add_test(filter, narration_option_shows_the_writes);
+    tcase_add_test(filter, sched_view_or_its_refusal);
     tcase_add_test(bounded, hang_stopped_at_time_limit);
     tcase_add_test(bounded, sigterm_ignored_then_killed);
     tcase_add_test(bounded, interrupt_stops_the_program);
