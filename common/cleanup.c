@@ -34,7 +34,7 @@ struct entry {
     char path[240]; /* unlink/rmdir path, or the mq name */
 };
 
-#define MAX_ENTRIES 32
+#define MAX_ENTRIES 128 /* a program may register each of its children too */
 static struct entry entries[MAX_ENTRIES];
 static volatile sig_atomic_t installed;
 
