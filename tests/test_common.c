@@ -667,6 +667,7 @@ START_TEST(write_full_finishes_across_a_small_pipe)
         size_t got = 0;
         ssize_t n;
 
+        free(buf); /* the writer's, not needed here */
         close(fds[1]);
         while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
             for (ssize_t i = 0; i < n; i++, got++)
@@ -1066,7 +1067,7 @@ static void create_all(void *arg)
 {
     const unsigned short values[3] = {1, 2, 3};
     const struct create_case *cc = arg;
-    struct made m;
+    struct made m = {0}; /* written whole, padding and all */
     struct mq_attr attr;
     struct stat st;
     mqd_t mq;
@@ -1091,6 +1092,8 @@ static void create_all(void *arg)
                attr.mq_flags & O_NONBLOCK ? " nonblocking" : "", st.st_mode & 0777);
     fflush(stdout);
     write(cc->names_fd, &m, sizeof m);
+    close(fd);
+    mq_close(mq);
     cleanup_run();
     exit(0);
 }
