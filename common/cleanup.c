@@ -35,7 +35,7 @@ struct entry {
     char path[240]; /* unlink/rmdir path, or the mq name */
 };
 
-#define MAX_ENTRIES 32
+#define MAX_ENTRIES 128 /* a program may register each of its children too */
 static struct entry entries[MAX_ENTRIES];
 static volatile sig_atomic_t installed;
 
@@ -234,30 +234,6 @@ int shm_create_registered(const char *name, size_t size)
     return fd;
 }
 
-static void register_sysv(int (*add_id)(int), int id, int (*rm)(int), const char *what)
-{
-    if (add_id(id) == -1) {
-        int saved = errno;
-
-        rm(id);
-        errno = saved;
-        die_errno("registering System V %s %d", what, id);
-    }
-}
-
-static int rm_sem(int id)
-{
-    return semctl(id, 0, IPC_RMID);
-}
-static int rm_shm(int id)
-{
-    return shmctl(id, IPC_RMID, NULL);
-}
-static int rm_msg(int id)
-{
-    return msgctl(id, IPC_RMID, NULL);
-}
-
 /* The caller defines semctl's fourth argument (POSIX says so; glibc does not). */
 union semun {
     int val;
@@ -273,7 +249,11 @@ int sysv_sem_create(int nsems, const unsigned short *values)
     stop_signals_hold(&saved);
     if ((id = semget(IPC_PRIVATE, nsems, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("semget %d semaphores", nsems);
-    register_sysv(cleanup_add_sysv_sem, id, rm_sem, "semaphore set");
+    if (cleanup_add_sysv_sem(id) == -1) {
+        semctl(id, 0, IPC_RMID);
+        errno = ENOSPC; /* the one way a System V entry can fail */
+        die_errno("cleanup_add_sysv_sem");
+    }
     stop_signals_release(&saved);
     /* Linux zeroes a new set, but POSIX leaves it undefined: set every value. */
     if (values != NULL &&
@@ -293,7 +273,11 @@ int sysv_shm_create(size_t size)
     stop_signals_hold(&saved);
     if ((id = shmget(IPC_PRIVATE, size, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("shmget %zu bytes", size);
-    register_sysv(cleanup_add_sysv_shm, id, rm_shm, "segment");
+    if (cleanup_add_sysv_shm(id) == -1) {
+        shmctl(id, IPC_RMID, NULL);
+        errno = ENOSPC;
+        die_errno("cleanup_add_sysv_shm");
+    }
     stop_signals_release(&saved);
     return id;
 }
@@ -306,7 +290,11 @@ int sysv_msg_create(void)
     stop_signals_hold(&saved);
     if ((id = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
         die_errno("msgget");
-    register_sysv(cleanup_add_sysv_msg, id, rm_msg, "message queue");
+    if (cleanup_add_sysv_msg(id) == -1) {
+        msgctl(id, IPC_RMID, NULL);
+        errno = ENOSPC;
+        die_errno("cleanup_add_sysv_msg");
+    }
     stop_signals_release(&saved);
     return id;
 }

@@ -17,7 +17,7 @@
  * entry removes it: a forked child that calls exit() leaves its parent's
  * objects alone.  Each function returns a slot for cleanup_forget(), which
  * a program calls after it has removed the object itself, or -1 with
- * errno = ENOSPC/ENAMETOOLONG. */
+ * errno = ENOSPC (128 entries at once) or ENAMETOOLONG. */
 int cleanup_add_path(const char *path); /* unlink(): file, FIFO, socket */
 int cleanup_add_dir(const char *path);  /* rmdir(): remove its entries first */
 int cleanup_add_shm(const char *name);  /* POSIX shm name, "/name" */

@@ -667,6 +667,7 @@ START_TEST(write_full_finishes_across_a_small_pipe)
         size_t got = 0;
         ssize_t n;
 
+        free(buf); /* the writer's, not needed here */
         close(fds[1]);
         while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
             for (ssize_t i = 0; i < n; i++, got++)
@@ -1110,7 +1111,7 @@ static void create_all(void *arg)
 {
     const unsigned short values[3] = {1, 2, 3};
     const struct create_case *cc = arg;
-    struct made m;
+    struct made m = {0}; /* written whole, padding and all */
     struct mq_attr attr;
     struct stat st;
     mqd_t mq;
@@ -1135,6 +1136,8 @@ static void create_all(void *arg)
                attr.mq_flags & O_NONBLOCK ? " nonblocking" : "", st.st_mode & 0777);
     fflush(stdout);
     write(cc->names_fd, &m, sizeof m);
+    close(fd);
+    mq_close(mq);
     cleanup_run();
     exit(0);
 }
@@ -1186,26 +1189,28 @@ START_TEST(create_registered_makes_0600_objects_that_cleanup_removes)
 }
 END_TEST
 
-/* The System V objects are checked in the process that made them, while
- * they exist. */
+/* The System V objects are looked at in the process that made them, while they
+ * exist; the registry removes them before any assertion, since a failing one
+ * ends the test without exit() (and the objects would outlive it). */
 START_TEST(sysv_create_sets_mode_and_values)
 {
     const unsigned short values[3] = {1, 2, 3};
-    unsigned short got[3] = {9, 9, 9};
+    unsigned short got[3] = {9, 9, 9}, zero[2] = {9, 9};
     int semid = sysv_sem_create(3, values), zeros = sysv_sem_create(2, NULL);
     int shmid = sysv_shm_create(4096), msqid = sysv_msg_create();
-    struct shmid_ds shm;
+    unsigned modes[4] = {sysv_mode('s', semid), sysv_mode('s', zeros), sysv_mode('m', shmid),
+                         sysv_mode('q', msqid)};
+    struct shmid_ds shm = {0};
+    int got_rc = semctl(semid, 0, GETALL, got), zero_rc = semctl(zeros, 0, GETALL, zero);
+    int shm_rc = shmctl(shmid, IPC_STAT, &shm);
 
-    ck_assert_uint_eq(sysv_mode('s', semid), 0600);
-    ck_assert_int_eq(semctl(semid, 0, GETALL, got), 0);
-    ck_assert_msg(got[0] == 1 && got[1] == 2 && got[2] == 3, "%u %u %u", got[0], got[1], got[2]);
-    ck_assert_int_eq(semctl(zeros, 0, GETALL, got), 0);
-    ck_assert_msg(got[0] == 0 && got[1] == 0, "%u %u", got[0], got[1]);
-    ck_assert_uint_eq(sysv_mode('m', shmid), 0600);
-    ck_assert_int_eq(shmctl(shmid, IPC_STAT, &shm), 0);
-    ck_assert_uint_eq(shm.shm_segsz, 4096);
-    ck_assert_uint_eq(sysv_mode('q', msqid), 0600);
     cleanup_run();
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(modes[i], 0600);
+    ck_assert_int_eq(got_rc + zero_rc + shm_rc, 0);
+    ck_assert_msg(got[0] == 1 && got[1] == 2 && got[2] == 3, "%u %u %u", got[0], got[1], got[2]);
+    ck_assert_msg(zero[0] == 0 && zero[1] == 0, "%u %u", zero[0], zero[1]);
+    ck_assert_uint_eq(shm.shm_segsz, 4096);
     ck_assert_int_eq(sysv_mode('s', semid) + sysv_mode('s', zeros), 0);
     ck_assert_int_eq(sysv_mode('m', shmid) + sysv_mode('q', msqid), 0);
 }
@@ -1228,6 +1233,41 @@ START_TEST(create_registered_is_exclusive)
     ck_assert_int_eq(exit_code(&c), 1);
     ck_assert_msg(strstr(c.err, "mkfifo") && strstr(c.err, "File exists"), "%s", c.err);
     ck_assert_msg(!exists(path), "%s left", path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A full registry: each helper removes what it just made before dying. */
+static void create_with_a_full_registry(void *arg)
+{
+    const char *what = arg;
+    char name[64];
+
+    while (cleanup_add_path("/nonexistent/entry") != -1)
+        ;
+    snprintf(name, sizeof name, "/test_common-full-%d", (int)getppid());
+    if (strcmp(what, "shm") == 0)
+        shm_create_registered(name, 4096);
+    else
+        mkfifo_registered(what);
+}
+
+START_TEST(create_registered_leaves_nothing_when_the_registry_is_full)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", fifo[64], shm[80];
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(shm, sizeof shm, "/dev/shm/test_common-full-%d", (int)getpid());
+    run_captured(create_with_a_full_registry, fifo, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_msg(strstr(c.err, "No space left on device") != NULL, "%s", c.err);
+    ck_assert_msg(!exists(fifo), "%s left", fifo);
+    run_captured(create_with_a_full_registry, "shm", &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_msg(strstr(c.err, "No space left on device") != NULL, "%s", c.err);
+    ck_assert_msg(!exists(shm), "%s left", shm);
     ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
@@ -1719,6 +1759,7 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, create_registered_makes_0600_objects_that_cleanup_removes);
     tcase_add_test(cleanup, sysv_create_sets_mode_and_values);
     tcase_add_test(cleanup, create_registered_is_exclusive);
+    tcase_add_test(cleanup, create_registered_leaves_nothing_when_the_registry_is_full);
     tcase_add_test(cleanup, stop_flag_is_seen_only_inside_the_wait);
     tcase_add_test(errors, allowed_cpus_and_pinning);
     tcase_add_test(errors, reap_quietly_returns_the_status_silently);
