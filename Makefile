@@ -20,9 +20,7 @@ CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 include mk/deps.mk
 
 .DEFAULT_GOAL := all
-# As mk/flags.mk says (this Makefile builds nothing itself, so it does not
-# include it).
-HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(SANITIZE),--light) $(if $(JOBS),-j $(JOBS))
+include mk/harness.mk
 
 # Goals named together run in order even under -j: `make deps run` installs
 # first, `make clean check` cleans first.  Everything that builds goes
