@@ -6,7 +6,6 @@
 #include "proc.h"
 #include "timing.h"
 
-#include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,41 +14,6 @@
 
 static int cpus[2];
 static int ncpus; /* 0 until the first pair_cpus() */
-
-/* moves to common/ (common-api.md) */
-static int allowed_cpus(int *out, int max)
-{
-    cpu_set_t set;
-    int n = 0;
-
-    if (sched_getaffinity(0, sizeof set, &set) == -1)
-        return -1;
-    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
-        if (CPU_ISSET(c, &set))
-            out[n++] = c;
-    return n;
-}
-
-/* moves to common/ (common-api.md) */
-static int pin_to_cpu(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set);
-}
-
-/* moves to common/ (common-api.md) */
-static int reap_quietly(pid_t pid)
-{
-    int status;
-
-    while (waitpid(pid, &status, 0) == -1)
-        if (errno != EINTR)
-            die_errno("waitpid %ld", (long)pid);
-    return status;
-}
 
 int pair_cpus(void)
 {

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "cleanup.h"
 #include "io.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,21 +143,6 @@ static void wait_turn(sem_t *s)
             die_errno("sem_wait");
 }
 
-/* moves to common/ (common-api.md) */
-static struct timespec deadline_after_ms(long ms)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += ms % 1000 * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
-    return t;
-}
-
 /* The first process's wait: a second process that died can never post, so look. */
 static void wait_for_second(sem_t *s, pid_t pid)
 {
@@ -193,69 +179,6 @@ static int run_second(const char *name)
     }
     munmap(t, sizeof *t);
     return 0;
-}
-
-static pid_t children[4]; /* for the local cleanup_add_child below */
-static int nchildren;
-
-/* Sends each child still running SIGTERM and reaps it, last registered first. */
-static void stop_children(void)
-{
-    int saved_errno = errno;
-
-    for (int i = nchildren - 1; i >= 0; i--) {
-        if (waitpid(children[i], NULL, WNOHANG) != 0)
-            continue; /* reaped just now, or already (ECHILD): never signal a reused pid */
-        kill(children[i], SIGTERM);
-        while (waitpid(children[i], NULL, 0) == -1 && errno == EINTR)
-            ;
-    }
-    errno = saved_errno;
-}
-
-static void stop_children_and_die(int sig)
-{
-    stop_children();
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* moves to common/ (common-api.md) */
-static int cleanup_add_child(pid_t pid)
-{
-    struct sigaction sa = {.sa_handler = stop_children_and_die};
-
-    if (nchildren == (int)(sizeof children / sizeof children[0])) {
-        errno = ENOSPC;
-        return -1;
-    }
-    if (nchildren == 0)
-        atexit(stop_children);
-    children[nchildren++] = pid;
-    sigfillset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    return nchildren - 1;
-}
-
-/* moves to common/ (common-api.md) */
-static int shm_create_registered(const char *name, size_t size)
-{
-    sigset_t saved;
-    int fd;
-
-    stop_signals_hold(&saved);
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd == -1)
-        die_errno("shm_open %s", name);
-    if (cleanup_add_shm(name) == -1)
-        die_errno("cleanup_add_shm");
-    stop_signals_release(&saved);
-    if (ftruncate(fd, (off_t)size) == -1)
-        die_errno("ftruncate");
-    return fd;
 }
 
 static struct table *create_table(const char *name)
