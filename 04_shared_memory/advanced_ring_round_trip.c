@@ -145,15 +145,6 @@ static double round_trip_ns(struct bench *b, pair_side_fn *ping, pair_side_fn *p
     return (double)b->ctl->elapsed_ns / (double)(b->ctl->count > 0 ? b->ctl->count : 1);
 }
 
-static double median(double *samples, long n)
-{
-    struct stats st;
-
-    if (stats_compute(samples, (size_t)n, &st) == -1)
-        die_errno("stats_compute");
-    return st.p50;
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -202,7 +193,11 @@ int main(int argc, char *argv[])
             line_rt[r] = line;
         }
     }
-    double ring_lat = median(ring_rt, runs), line_lat = median(line_rt, runs);
+    struct stats ring_st, line_st; /* medians; runs >= 1, so stats_compute cannot fail */
+
+    stats_compute(ring_rt, (size_t)runs, &ring_st);
+    stats_compute(line_rt, (size_t)runs, &line_st);
+    double ring_lat = ring_st.p50, line_lat = line_st.p50;
 
     printf("[parent] through two rings: %s per round trip\n", fmt_duration(ring_lat).s);
     printf("[parent] one bare cache line: %s per round trip: the limit\n",
