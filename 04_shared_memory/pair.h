@@ -1,7 +1,8 @@
 /* pair.h - two measuring processes, pinned to two CPUs, started at one instant.
  *
- * The chapter's second module: the scaffolding shared by the programs that time two processes
- * against each other (advanced_spsc_ring, advanced_ring_round_trip, pitfall_false_sharing,
+ * The chapter's second module: the scaffolding shared by the programs that time or race
+ * processes against each other (advanced_spsc_ring, advanced_ring_round_trip,
+ * advanced_zero_copy_handoff, pitfall_false_sharing, pitfall_race_counter,
  * pitfall_store_load_reorder).  It is not their lesson: it only makes sure both sides run at
  * the same time, each on its own core when the machine allows two, and that a side which
  * fails does not leave the other spinning for ever.  test_pair checks it.

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "proc.h"
 #include "cleanup.h"
 #include "stats.h"
 #include "timing.h"
@@ -86,13 +87,8 @@ static double time_way(enum way w, long pairs)
 static int pin_to_current_cpu(void)
 {
     int cpu = sched_getcpu();
-    cpu_set_t one;
 
-    if (cpu < 0)
-        return -1;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
+    return cpu >= 0 && pin_to_cpu(cpu) == 0 ? cpu : -1;
 }
 
 int main(int argc, char *argv[])
