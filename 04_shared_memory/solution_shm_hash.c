@@ -201,9 +201,14 @@ static struct table *create_table(const char *name)
 /* The second process: this program again, in a fresh address space, under the registry. */
 static pid_t start_second(const char *name)
 {
+    char self[4096]; /* readlink, not "/proc/self/exe" itself: under valgrind that is valgrind */
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     sigset_t saved;
     pid_t pid;
 
+    if (len <= 0)
+        die_errno("readlink /proc/self/exe");
+    self[len] = '\0';
     stop_signals_hold(&saved);
     pid = fork();
     if (pid == -1)
@@ -212,7 +217,7 @@ static pid_t start_second(const char *name)
         char *args[] = {(char *)"solution_shm_hash", (char *)"--second", (char *)name, NULL};
 
         stop_signals_release(&saved);
-        execv("/proc/self/exe", args);
+        execv(self, args);
         _exit(127);
     }
     if (cleanup_add_child(pid) == -1)
