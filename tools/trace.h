@@ -5,6 +5,8 @@
  *   trace_events.c   reading strace's files: calls, start-up left out, roles
  *   trace_print.c    the Trace: line of the lesson, and the merged listing
  *   trace_sched.c    perf record and script: who woke whom
+ * and, from the harness, tests/under_strace.c: strace's lines parsed, and
+ * LeakSanitizer off under ptrace.
  */
 #ifndef TRACE_H
 #define TRACE_H

@@ -10,6 +10,7 @@
 #include "trace.h"
 
 #include "common.h"
+#include "under_strace.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -21,40 +22,7 @@
 
 /* ---- reading strace's lines ------------------------------------------------ */
 
-struct call {
-    char name[32];
-    const char *args; /* after '(' */
-    size_t args_len;  /* up to the ')' before " = " */
-    const char *ret;  /* after "= " */
-};
-
-/* "write(3<pipe:[12]>, "ab", 2) = 2": false for a line that is not a call.
- * The last ") = " ends the arguments (strace pads short calls to a column). */
-static bool parse_call(const char *line, struct call *c)
-{
-    size_t n = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
-    const char *close = NULL;
-
-    if (n == 0 || n >= sizeof c->name || line[n] != '(')
-        return false;
-    for (const char *p = strchr(line, ')'); p != NULL; p = strchr(p + 1, ')')) {
-        const char *q = p + 1 + strspn(p + 1, " ");
-
-        if (q > p + 1 && q[0] == '=' && q[1] == ' ') {
-            close = p;
-            c->ret = q + 2;
-        }
-    }
-    if (close == NULL)
-        return false;
-    memcpy(c->name, line, n);
-    c->name[n] = '\0';
-    c->args = line + n + 1;
-    c->args_len = (size_t)(close - c->args);
-    return true;
-}
-
-static bool args_contain(const struct call *c, const char *needle)
+static bool args_contain(const struct strace_call *c, const char *needle)
 {
     return memmem(c->args, c->args_len, needle, strlen(needle)) != NULL;
 }
@@ -69,7 +37,7 @@ static bool is_one_of(const char *name, const char *const *names)
 
 /* Names a file of the dynamic loader: a shared library, ld.so.cache or
  * ld.so.preload (as a path, or as strace -y shows a descriptor). */
-static bool names_loader_file(const struct call *c)
+static bool names_loader_file(const struct strace_call *c)
 {
     return args_contain(c, ".so\"") || args_contain(c, ".so>") || args_contain(c, ".so.") ||
            args_contain(c, "ld.so.cache") || args_contain(c, "ld.so.preload");
@@ -79,7 +47,7 @@ static bool names_loader_file(const struct call *c)
  * loader and libc make them on this machine: the loader maps itself and
  * the libraries, libc sets up thread-local storage, robust futexes, rseq,
  * stack limit and malloc's random seed. */
-static bool is_startup_call(const struct call *c)
+static bool is_startup_call(const struct strace_call *c)
 {
     static const char *const always[] = {
         "brk",      "arch_prctl", "set_tid_address", "set_robust_list", "rseq",
@@ -99,16 +67,16 @@ static bool is_startup_call(const struct call *c)
 /* The first thing a program of the collection does, in cli_getopt():
  * ensure_std_fds() of common/proc.c opens /dev/null to see that 0, 1 and 2
  * are taken, and closes it. */
-static bool is_std_fds_probe(const struct call *c)
+static bool is_std_fds_probe(const struct strace_call *c)
 {
     return (strcmp(c->name, "openat") == 0 && args_contain(c, "\"/dev/null\", O_RDWR")) ||
            (strcmp(c->name, "close") == 0 && args_contain(c, "</dev/null>"));
 }
 
 /* A failed execve() is the PATH search of execvp(), not the lesson. */
-static bool is_failed_execve(const struct call *c)
+static bool is_failed_execve(const struct strace_call *c)
 {
-    return strcmp(c->name, "execve") == 0 && c->ret[0] == '-';
+    return strcmp(c->name, "execve") == 0 && c->has_ret && c->ret_value < 0;
 }
 
 /* Strip strace -T's trailing " <0.000012>" from line; returns it in seconds. */
@@ -197,7 +165,7 @@ static bool split_line(char *line, long long *t_us, char **rest, double *took)
 }
 
 /* execve("/usr/bin/sort", ...): the file's base name, "sort". */
-static void note_exe(struct proc *p, const struct call *c)
+static void note_exe(struct proc *p, const struct strace_call *c)
 {
     const char *file = c->args + 1, *end = file + strcspn(file, "\"");
     const char *base = memrchr(file, '/', (size_t)(end - file));
@@ -206,7 +174,7 @@ static void note_exe(struct proc *p, const struct call *c)
     snprintf(p->exe, sizeof p->exe, "%.*s", (int)(end - base), base);
 }
 
-static bool is_new_task_setup(const struct call *c)
+static bool is_new_task_setup(const struct strace_call *c)
 {
     return strcmp(c->name, "set_robust_list") == 0 || strcmp(c->name, "rseq") == 0;
 }
@@ -217,7 +185,7 @@ static bool is_new_task_setup(const struct call *c)
  * it is the command line we gave), and in a forked child or a new thread
  * the set_robust_list() and rseq() that glibc's fork() and
  * pthread_create() make in it first. */
-static bool is_left_out(struct reader *r, const struct call *c)
+static bool is_left_out(struct reader *r, const struct strace_call *c)
 {
     bool was_first = r->first;
 
@@ -247,11 +215,11 @@ static bool is_left_out(struct reader *r, const struct call *c)
 }
 
 /* A clone() that made a thread: its process is marked as one. */
-static void note_thread(struct trace *tr, const struct call *c)
+static void note_thread(struct trace *tr, const struct strace_call *c)
 {
     if ((strcmp(c->name, "clone") == 0 || strcmp(c->name, "clone3") == 0) &&
-        args_contain(c, "CLONE_THREAD") && atoi(c->ret) > 0)
-        add_proc(tr, atoi(c->ret))->thread = true;
+        args_contain(c, "CLONE_THREAD") && c->ret_value > 0)
+        add_proc(tr, (int)c->ret_value)->thread = true;
 }
 
 static void read_line(struct reader *r, char *line)
@@ -259,7 +227,7 @@ static void read_line(struct reader *r, char *line)
     long long t_us;
     double took;
     char *rest;
-    struct call c;
+    struct strace_call c;
 
     if (!split_line(line, &t_us, &rest, &took))
         return;
@@ -269,7 +237,7 @@ static void read_line(struct reader *r, char *line)
         add_event(r->tr, t_us, -1, r->pid, SIGNAL, "", rest);
     } else if (strncmp(rest, "+++ ", 4) == 0) {
         add_event(r->tr, t_us, -1, r->pid, EXIT, "", rest);
-    } else if (!parse_call(rest, &c)) { /* an unfinished call: shown as it is */
+    } else if (!parse_strace_call(rest, &c)) { /* an unfinished call: shown as it is */
         r->tr->after_startup++;
         add_event(r->tr, t_us, took, r->pid, CALL, "", rest);
     } else if (!is_left_out(r, &c)) {

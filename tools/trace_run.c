@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "proc.h"
+#include "under_strace.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -203,18 +204,6 @@ static void give_terminal(pid_t pgrp)
     signal(SIGTTOU, SIG_DFL);
 }
 
-/* LeakSanitizer cannot run under ptrace: a program built with SANITIZE=
- * address has its leak check (only) turned off here, as in the harness. */
-static void no_leak_check_under_ptrace(void)
-{
-    const char *old = getenv("ASAN_OPTIONS");
-    char options[1024];
-
-    snprintf(options, sizeof options, "%s%sdetect_leaks=0", old != NULL ? old : "",
-             old != NULL && old[0] != '\0' ? ":" : "");
-    setenv("ASAN_OPTIONS", options, 1);
-}
-
 /* In the child: a process group of its own, the terminal if the tool had
  * it, and then argv. */
 static void exec_in_own_group(char **argv, int err_fd, bool tty, const sigset_t *saved)
@@ -229,7 +218,7 @@ static void exec_in_own_group(char **argv, int err_fd, bool tty, const sigset_t 
      * descriptors) or opened reaches the program: its descriptor
      * numbers are the ones it shows without the tool. */
     close_range(3, ~0U, 0);
-    no_leak_check_under_ptrace();
+    no_leak_check_under_ptrace(); /* as in the harness */
     sigprocmask(SIG_SETMASK, saved, NULL);
     execvp(argv[0], argv);
     dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", prog_name(), argv[0], strerror(errno));
