@@ -210,35 +210,56 @@ static void label_tasks(struct sched *s, const struct trace *tr)
         snprintf(s->t[i].label, sizeof s->t[i].label, "%s", tr->procs[i].role);
 }
 
+static bool mentions_any(const char *line, const char *const *words)
+{
+    for (; *words != NULL; words++)
+        if (strstr(line, *words) != NULL)
+            return true;
+    return false;
+}
+
+/* The lines of perf's complaint that say why, six at the most. */
+static void print_perf_reasons(const char *err_path)
+{
+    static const char *const why[] = {"rror",     "int:",          "ermission",
+                                      "paranoid", "not supported", NULL};
+    FILE *fp = fopen(err_path, "r");
+    char line[512];
+    int shown = 0;
+
+    if (fp == NULL)
+        return;
+    while (shown < 6 && fgets(line, sizeof line, fp) != NULL)
+        if (mentions_any(line, why)) {
+            printf("    %s", line);
+            shown++;
+        }
+    fclose(fp);
+}
+
+/* kernel.perf_event_paranoid, as text; "?" if it cannot be read. */
+static void read_paranoid(char *out, size_t size)
+{
+    FILE *fp = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+
+    snprintf(out, size, "?");
+    if (fp == NULL)
+        return;
+    if (fgets(out, (int)size, fp) != NULL)
+        out[strcspn(out, "\n")] = '\0';
+    fclose(fp);
+}
+
 /* perf's own words, the lines that say why (not its usage text), and what
  * to change: checked on Debian 12's kernel 6.1 and perf 6.1 as a normal
  * user, where both steps are needed. */
 static void print_perf_refusal(const char *err_path)
 {
-    static const char *const why[] = {"rror",     "int:",          "ermission",
-                                      "paranoid", "not supported", NULL};
-    char line[512], paranoid[16] = "?";
-    FILE *fp = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+    char paranoid[16];
 
-    if (fp != NULL) {
-        if (fgets(paranoid, sizeof paranoid, fp) != NULL)
-            paranoid[strcspn(paranoid, "\n")] = '\0';
-        fclose(fp);
-    }
+    read_paranoid(paranoid, sizeof paranoid);
     printf("sched: perf may not record the scheduler's events here; it said:\n");
-    fp = fopen(err_path, "r");
-    for (int lines = 0; fp != NULL && fgets(line, sizeof line, fp) != NULL && lines < 6;) {
-        bool relevant = false;
-
-        for (size_t i = 0; why[i] != NULL; i++)
-            relevant |= strstr(line, why[i]) != NULL;
-        if (relevant) {
-            printf("    %s", line);
-            lines++;
-        }
-    }
-    if (fp != NULL)
-        fclose(fp);
+    print_perf_reasons(err_path);
     if (geteuid() == 0) {
         printf("sched: even as root: is this a container without perf events?\n");
         return;
