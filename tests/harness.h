@@ -7,6 +7,8 @@
  *   runner.c    runs one case: input, output, signals, strace, time limit
  *   judge.c     compares what happened with the expectation
  *   report.c    the text of a case's report
+ *   under_strace.c  (its own header, shared with tools/trace) strace's lines,
+ *               and LeakSanitizer off under it
  */
 #ifndef HARNESS_H
 #define HARNESS_H

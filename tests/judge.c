@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "under_strace.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -218,46 +219,8 @@ static void judge_narration(const struct expect_case *c, const struct outcome *o
 
 /* ---- system calls, as strace -f -ff -y wrote them ---------------------------- */
 
-struct call {
-    char name[64];
-    const char *args; /* up to, not including, the closing ')' */
-    size_t args_len;
-    bool has_ret;
-    long ret;
-};
-
-/* "write(3<pipe:[12]>, "ab", 2) = 2": false for lines that are not a
- * finished call (signals, exits, resumptions). */
-static bool parse_call(const char *line, struct call *c)
-{
-    size_t n = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
-    const char *close = NULL, *ret = NULL;
-
-    if (n == 0 || n >= sizeof c->name || line[n] != '(')
-        return false;
-    /* The last ")", spaces, "= " ends the arguments: strace pads short calls
-     * to a column ("getpid()      = 42"). */
-    for (const char *p = strchr(line, ')'); p != NULL; p = strchr(p + 1, ')')) {
-        const char *q = p + 1 + strspn(p + 1, " ");
-
-        if (q > p + 1 && q[0] == '=' && q[1] == ' ') {
-            close = p;
-            ret = q + 2;
-        }
-    }
-    if (close == NULL)
-        return false;
-    memcpy(c->name, line, n);
-    c->name[n] = '\0';
-    c->args = line + n + 1;
-    c->args_len = (size_t)(close - c->args);
-    c->has_ret = ret[0] == '-' || (ret[0] >= '0' && ret[0] <= '9');
-    c->ret = c->has_ret ? strtol(ret, NULL, 0) : 0;
-    return true;
-}
-
 /* The first argument: up to the first comma outside quotes and <...>. */
-static size_t first_arg_len(const struct call *c)
+static size_t first_arg_len(const struct strace_call *c)
 {
     int depth = 0;
     bool quoted = false;
@@ -290,7 +253,7 @@ static bool regex_on(const regex_t *re, const char *s, size_t len)
 
 /* The dynamic loader's own calls (opening and reading the libraries) are
  * not the program's: they are left out of every count. */
-static bool is_loader_noise(const struct call *c)
+static bool is_loader_noise(const struct strace_call *c)
 {
     static regex_t re;
     static bool compiled;
@@ -301,7 +264,7 @@ static bool is_loader_noise(const struct call *c)
     return compiled && regex_on(&re, c->args, c->args_len);
 }
 
-static bool selected(const struct syscall_check *s, const struct call *c)
+static bool selected(const struct syscall_check *s, const struct strace_call *c)
 {
     if (strcmp(s->name, c->name) != 0 || is_loader_noise(c))
         return false;
@@ -328,12 +291,12 @@ struct tally {
 
 static void tally_line(const struct syscall_check *s, const char *line, struct tally *t)
 {
-    struct call c;
+    struct strace_call c;
 
-    if (!parse_call(line, &c) || !selected(s, &c))
+    if (!parse_strace_call(line, &c) || !selected(s, &c))
         return;
     t->count++;
-    if (s->has_ret && (!c.has_ret || !op_holds(s->ret_op, c.ret, s->ret))) {
+    if (s->has_ret && (!c.has_ret || !op_holds(s->ret_op, c.ret_value, s->ret))) {
         if (t->bad_ret++ == 0)
             snprintf(t->example, sizeof t->example, "%.*s", (int)strcspn(line, "\n"), line);
     }

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "harness.h"
+#include "under_strace.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -403,18 +404,6 @@ static char **build_argv(const struct program *prog, const struct expect_case *c
     return argv;
 }
 
-/* LeakSanitizer cannot run under ptrace: a sanitized program traced by
- * strace has its leak check (only) turned off. */
-static void no_leak_check_under_strace(void)
-{
-    const char *old = getenv("ASAN_OPTIONS");
-    char options[1024];
-
-    snprintf(options, sizeof options, "%s%sdetect_leaks=0", old != NULL ? old : "",
-             old != NULL && old[0] != '\0' ? ":" : "");
-    setenv("ASAN_OPTIONS", options, 1);
-}
-
 static void exec_program(char **argv, int in_fd, int out_fd, int err_fd, const char *cwd,
                          bool traced)
 {
@@ -430,7 +419,7 @@ static void exec_program(char **argv, int in_fd, int out_fd, int err_fd, const c
         _exit(126);
     umask(022);
     if (traced)
-        no_leak_check_under_strace();
+        no_leak_check_under_ptrace();
     execvp(argv[0], argv);
     dprintf(2, "examples: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
