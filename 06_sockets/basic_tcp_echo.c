@@ -294,6 +294,8 @@ int main(int argc, char *argv[])
     server = fork_or_die();
     if (server == 0) {
         serve(ls, nls, mode == 'S' ? 1 : nls);
+        for (int i = 0; i < nls; i++)
+            close(ls[i].fd);
         exit(0);
     }
     for (int i = 0; i < nls; i++)

@@ -50,8 +50,13 @@ static int listen_on(const char *path)
     stop_signals_hold(&saved);
     /* bind() fails with EADDRINUSE if the path exists, even as a dead server's leftover
      * (pitfall_stale_socket_path); it never overwrites a file. */
-    if (bind(fd, (struct sockaddr *)&addr, len) == -1)
+    if (bind(fd, (struct sockaddr *)&addr, len) == -1) {
+        int saved_errno = errno;
+
+        close(fd); /* no descriptor outlives the program, even on an error exit */
+        errno = saved_errno;
         die_errno("bind %s", path);
+    }
     if (cleanup_add_path(path) == -1)
         die_errno("cleanup_add_path %s", path);
     stop_signals_release(&saved);
@@ -106,8 +111,13 @@ static int connect_to(const char *path)
 
     if (fd == -1)
         die_errno("socket");
-    if (connect(fd, (struct sockaddr *)&addr, len) == -1)
+    if (connect(fd, (struct sockaddr *)&addr, len) == -1) {
+        int saved_errno = errno;
+
+        close(fd);
+        errno = saved_errno;
         die_errno("connect %s", path);
+    }
     printf("[client] connected to %s\n", path);
     return fd;
 }
