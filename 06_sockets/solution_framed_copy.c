@@ -218,20 +218,29 @@ int main(int argc, char *argv[])
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* a receiver that fails: EPIPE, then exit 1 */
         die_errno("signal");
 
+    /* DST is created here, before the receiver exists: an existing DST is refused at once,
+     * and the parent's registry removes a copy that is partial or fails its check. */
+    stop_signals_hold(&saved);
+    out = open(dst_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out == -1) {
+        int saved_errno = errno;
+
+        if (in != STDIN_FILENO)
+            close(in);
+        errno = saved_errno;
+        die_errno("create %s", dst_name);
+    }
+    slot = cleanup_add_path(dst_name);
+    if (slot == -1)
+        die_errno("cleanup_add_path");
+    stop_signals_release(&saved);
+
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listener == -1 || bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
         listen(listener, 1) == -1 || getsockname(listener, (struct sockaddr *)&addr, &len) == -1)
         die_errno("listen on 127.0.0.1");
-    /* DST is created here, before the receiver exists: an existing DST is refused at once,
-     * and the parent's registry removes a copy that is partial or fails its check. */
-    stop_signals_hold(&saved);
-    out = open(dst_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (out == -1)
-        die_errno("create %s", dst_name);
-    slot = cleanup_add_path(dst_name);
-    if (slot == -1)
-        die_errno("cleanup_add_path");
+    stop_signals_hold(&saved); /* a stop signal before the registration would orphan it */
     printf("[sender] listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
     receiver = fork_or_die();
     if (receiver == 0) {
