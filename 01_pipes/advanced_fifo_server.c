@@ -44,19 +44,19 @@ _Static_assert(sizeof(struct message) <= PIPE_BUF, "a message must be one atomic
 
 /* A FIFO this program opened must really be one: a regular file or a device in its place
  * (planted in a shared directory, or a mistyped path) is refused, never written into. */
-static void must_be_fifo(int fd, const char *path)
+static void fifo_or_die(int fd, const char *path)
 {
-    struct stat st;
+    if (must_be_fifo(fd, path) == -1) {
+        int err = errno;
 
-    if (fstat(fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISFIFO(st.st_mode)) {
         close(fd); /* no descriptor left open, even on the way out */
-        die("%s is not a FIFO: refusing to use it", path);
+        if (err == ENOTSUP)
+            die("%s is not a FIFO: refusing to use it", path);
+        die_errnum(err, "fstat %s", path);
     }
 }
 
-static volatile sig_atomic_t stop_signal;
+/* stop_signal (cleanup.h): the signal that came */
 static void on_stop(int sig)
 {
     stop_signal = sig;
@@ -79,7 +79,7 @@ static int create_fifo_with_dummy_writer(const char *path, int *dummy)
     stop_signals_release(&saved);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
-    must_be_fifo(fd, path); /* still the one mkfifo() made, not a file swapped in */
+    fifo_or_die(fd, path); /* still the one mkfifo() made, not a file swapped in */
     if ((*dummy = open(path, O_WRONLY)) == -1) /* a reader exists: no wait */
         die_errno("open %s for writing", path);
     return fd;
@@ -186,7 +186,7 @@ static noreturn void run_client(const char *dir, int id, long requests)
     snprintf(path, sizeof path, "%s/server.fifo", dir);
     if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1) /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
-    must_be_fifo(sfd, path); /* a regular file opens too: never write requests into one */
+    fifo_or_die(sfd, path); /* a regular file opens too: never write requests into one */
     /* Then clear O_NONBLOCK: if the FIFO is full, a request waits. */
     if (set_nonblocking(sfd, false) == -1)
         die_errno("fcntl %s", path);

@@ -66,7 +66,7 @@ static int meter_fd = -1;
 /* A duplicate of the read end, closed by the SIGCHLD handler: see acquire_slot(). */
 static volatile sig_atomic_t read_dup = -1;
 
-static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM came */
+/* stop_signal (cleanup.h): the signal that came */
 
 static void on_stop(int sig)
 {

@@ -90,7 +90,7 @@ static void check_piece(struct collector *c, const char *piece, size_t len)
     c->records++;
 }
 
-static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM, in the demo */
+/* stop_signal (cleanup.h): the signal that came */
 
 static void on_stop(int sig)
 {

@@ -44,7 +44,7 @@ struct reply {
 };
 
 static char server_name[48];
-static volatile sig_atomic_t stop_signal;
+/* stop_signal (cleanup.h): the signal that came */
 static void on_stop(int sig)
 {
     stop_signal = sig;

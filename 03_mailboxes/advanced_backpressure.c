@@ -34,12 +34,6 @@ enum {
 };
 enum mode { BLOCK, REFUSE, TIMEOUT };
 
-static void spin_ns(uint64_t ns)
-{
-    for (uint64_t t0 = now_ns(); elapsed_ns(t0) < ns;) /* finer than a sleep's slack */
-        ;
-}
-
 /* Exit status: 0; it prints what happened, and the consumer cross-checks the drops. */
 static noreturn void run_producer(mb_send_t to, enum mode mode, long messages)
 {

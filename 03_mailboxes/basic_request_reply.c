@@ -28,7 +28,7 @@ static const char usage[] = "[--server PATH | --client PATH [N]]    (N calls, 1 
 
 enum { CLIENTS = 3, CALLS = 2, REQUEST = 1, ANSWER = 2, CALL_TIMEOUT_MS = 5000 };
 
-static volatile sig_atomic_t stop_signal;
+/* stop_signal (cleanup.h): the signal that came */
 
 static void on_stop(int sig)
 {
