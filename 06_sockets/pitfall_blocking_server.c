@@ -33,60 +33,6 @@
 
 static const char usage[] = "[--fixed]";
 
-/* moves to common/ (common-api.md) */
-static pid_t registered_children[8];
-static int n_registered_children;
-
-/* Sends SIGTERM to each registered child still running and reaps it; async-signal-safe.
- * waitpid(WNOHANG) first: a child already reaped gives ECHILD and is never signalled. */
-static void stop_registered_children(void)
-{
-    int saved = errno, status;
-
-    for (int i = n_registered_children - 1; i >= 0; i--) {
-        pid_t pid = registered_children[i];
-
-        if (waitpid(pid, &status, WNOHANG) != 0)
-            continue;
-        kill(pid, SIGTERM);
-        while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-            continue;
-    }
-    errno = saved;
-}
-
-static void stop_children_then_objects(int sig)
-{
-    stop_registered_children();
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* moves to common/ (common-api.md) */
-static int cleanup_add_child(pid_t pid)
-{
-    static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction sa = {.sa_handler = stop_children_then_objects};
-
-    if (n_registered_children == (int)(sizeof registered_children / sizeof(pid_t))) {
-        errno = ENOSPC;
-        return -1;
-    }
-    if (n_registered_children == 0) {
-        sigemptyset(&sa.sa_mask);
-        for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
-            sigaddset(&sa.sa_mask, stops[i]);
-        for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++)
-            if (sigaction(stops[i], &sa, NULL) == -1)
-                return -1;
-        if (atexit(stop_registered_children) != 0)
-            return -1;
-    }
-    registered_children[n_registered_children] = pid;
-    return n_registered_children++;
-}
-
 static socklen_t address_of(struct sockaddr_un *addr, const char *path)
 {
     memset(addr, 0, sizeof *addr);

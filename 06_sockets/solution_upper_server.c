@@ -26,45 +26,6 @@
 static const char usage[] = "[-]";
 static const char sample[] = "hello, sockets\nlower case becomes UPPER case\nbye\n";
 
-/* moves to common/ (common-api.md) */
-static pid_t the_client = -1;
-
-static void stop_client(void)
-{
-    int status, saved = errno;
-
-    if (the_client > 0 && waitpid(the_client, &status, WNOHANG) == 0) {
-        kill(the_client, SIGTERM);
-        while (waitpid(the_client, &status, 0) == -1 && errno == EINTR)
-            continue;
-    }
-    errno = saved;
-}
-
-static void on_stop(int sig)
-{
-    stop_client();
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* moves to common/ (common-api.md): here for the one child this program has */
-static int cleanup_add_child(pid_t pid)
-{
-    struct sigaction sa = {.sa_handler = on_stop};
-    const int stops[] = {SIGINT, SIGTERM, SIGHUP};
-
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; i++)
-        sigaddset(&sa.sa_mask, stops[i]);
-    for (int i = 0; i < 3; i++)
-        if (sigaction(stops[i], &sa, NULL) == -1)
-            return -1;
-    the_client = pid;
-    return atexit(stop_client) == 0 ? 0 : -1;
-}
-
 static socklen_t socket_address(struct sockaddr_un *addr, const char *path)
 {
     memset(addr, 0, sizeof *addr);
