@@ -115,8 +115,15 @@ static bool restrict_worker(void)
     struct landlock_ruleset_attr attr = {
         .handled_access_fs = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
                              LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_EXECUTE};
-    long ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+    long ruleset;
     bool done;
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+    return false; /* LeakSanitizer reads /proc at exit: Landlock would make it fail */
+#endif
+#endif
+    ruleset = syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
 
     if (ruleset == -1)
         return false; /* ENOSYS or EOPNOTSUPP: no Landlock on this kernel */
@@ -197,9 +204,10 @@ static noreturn void run_worker(int sock)
     free(line);
     /* Said only without input: otherwise stdout holds exactly the results (the graded form). */
     if (requests == 0)
-        printf("[worker] %s\n", restricted ? "Landlock: this process may open no file at all"
-                                           : "Landlock is not available here (or under valgrind): "
-                                             "only the design keeps me from opening files");
+        printf("[worker] %s\n", restricted
+                                    ? "Landlock: this process may open no file at all"
+                                    : "Landlock is not available here (or under valgrind or ASan): "
+                                      "only the design keeps me from opening files");
     close(sock);
     if (fflush(stdout) == EOF)
         die_errno("write to stdout");
