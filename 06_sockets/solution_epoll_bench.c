@@ -37,12 +37,16 @@ static double pingpong_ns(long trips)
     char buf[REQUEST] = {0};
     int ends[2];
     uint64_t start;
+    sigset_t saved;
+    int slot;
     pid_t peer;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == -1)
         die_errno("socketpair");
+    stop_signals_hold(&saved); /* a stop signal meanwhile still finds the peer registered */
     peer = fork_or_die();
     if (peer == 0) {
+        stop_signals_release(&saved);
         close(ends[0]);
         while (read_full(ends[1], buf, REQUEST) == REQUEST)
             if (write_full(ends[1], buf, REQUEST) == -1)
@@ -50,6 +54,10 @@ static double pingpong_ns(long trips)
         close(ends[1]);
         exit(0);
     }
+    slot = cleanup_add_child(peer);
+    if (slot == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     close(ends[1]);
     start = now_ns();
     for (long i = 0; i < trips; i++)
@@ -58,6 +66,7 @@ static double pingpong_ns(long trips)
     start = elapsed_ns(start);
     close(ends[0]);
     reap_quietly(peer);
+    cleanup_forget(slot); /* reaped: its registry entry is free again */
     return (double)start / (double)trips;
 }
 
