@@ -146,8 +146,9 @@ int main(int argc, char *argv[])
         cleanup_add_path(addr.sun_path) == -1)
         die_errno("bind %s", addr.sun_path);
     stop_signals_release(&saved);
-    /* On the listener, before any client can send: accept() copies it to each connection
-     * (unix_sock_inherit_flags() in net/unix/af_unix.c). */
+    /* On the listener, before any client can send: each accepted connection inherits it
+     * (through unix_sock_inherit_flags() in net/unix/af_unix.c until 2025, when the flag
+     * moved into struct sock as sk_scm_credentials; 6.18 still passes it on, as seen here). */
     if (setsockopt(listener, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == -1)
         die_errno("setsockopt SO_PASSCRED");
     if (listen(listener, 4) == -1)
