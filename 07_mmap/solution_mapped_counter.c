@@ -100,7 +100,7 @@ int main(int argc, char *argv[])
     long n;
 
     while (cli_getopt(argc, argv, "h", longopts, usage) != -1)
-        continue; /* -h and errors are handled inside */
+        continue;                     /* -h and errors are handled inside */
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     if (argc == optind) {
         demo();
