@@ -132,8 +132,10 @@ int main(int argc, char *argv[])
     }
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st.st_mode)) {
+        close(fd); /* no descriptor left open at exit, on any path */
         die("%s: not a regular file: only files (and block devices) can be mapped", path);
+    }
 
     by_map = count_mapped(fd, st.st_size);
     by_read = count_read(fd);

@@ -76,15 +76,19 @@ static void open_store(struct store *s, const char *path, bool create)
         die_errno("open %s", path);
     if (fstat(s->fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st.st_mode)) {
+        close(s->fd); /* no descriptor left open at exit, on any path */
         die("%s: not a regular file", path);
+    }
     if (st.st_size == 0 && create) {
         if (ftruncate(s->fd, INITIAL_SIZE) == -1)
             die_errno("ftruncate %s", path);
         st.st_size = INITIAL_SIZE;
     }
-    if (st.st_size < HEADER_SIZE)
+    if (st.st_size < HEADER_SIZE) {
+        close(s->fd);
         die("%s: not a kv store", path);
+    }
     map_store(s, (size_t)st.st_size);
     /* The magic goes in last: a creation killed before it leaves a zero header, which the
      * next writer takes as a new store. */
@@ -92,8 +96,18 @@ static void open_store(struct store *s, const char *path, bool create)
         atomic_load(&header_of(s)->committed) == 0)
         memcpy(header_of(s)->magic, MAGIC, 8);
     if (memcmp(header_of(s)->magic, MAGIC, 8) != 0 ||
-        HEADER_SIZE + atomic_load(&header_of(s)->committed) > s->size)
+        HEADER_SIZE + atomic_load(&header_of(s)->committed) > s->size) {
+        close(s->fd);
         die("%s: not a kv store", path);
+    }
+}
+
+/* Unmaps and closes; returns `status`, so a command can end with it. */
+static int close_store(struct store *s, int status)
+{
+    munmap(s->base, s->size);
+    close(s->fd);
+    return status;
 }
 
 /* Writes the record past the committed end (growing the file if needed); returns its size. */
@@ -140,8 +154,10 @@ static void walk(const struct store *s, void (*visit)(const struct record *, con
 
         memcpy(&rec, p, sizeof rec);
         if (rec.key_len == 0 || rec.key_len > MAX_KEY || rec.value_len > MAX_VALUE ||
-            p + record_size(rec.key_len, rec.value_len) > end)
+            p + record_size(rec.key_len, rec.value_len) > end) {
+            close(s->fd);
             die("the log is corrupt at offset %td", p - s->base);
+        }
         visit(&rec, (const char *)p + sizeof rec, arg);
         p += record_size(rec.key_len, rec.value_len);
     }
@@ -243,7 +259,7 @@ static int demo(void)
     walk(&s, find_newest, &l);
     printf("[demo] %lu records, %llu bytes committed\n", l.records,
            (unsigned long long)atomic_load(&header_of(&s)->committed));
-    return 0;
+    return close_store(&s, 0);
 }
 
 int main(int argc, char *argv[])
@@ -269,23 +285,23 @@ int main(int argc, char *argv[])
         check_text("KEY", argv[optind + 2], 1, MAX_KEY);
         check_text("VALUE", argv[optind + 3], 0, MAX_VALUE);
         open_store(&s, argv[optind], true);
-        return do_set(&s, argv[optind + 2], argv[optind + 3], command[0] == 'c');
+        return close_store(&s, do_set(&s, argv[optind + 2], argv[optind + 3], command[0] == 'c'));
     }
     if (strcmp(command, "fill") == 0 && operands == 3) {
         long n = cli_long(argv[optind + 2], 1, 10000000, "N", usage);
 
         open_store(&s, argv[optind], true);
-        return do_fill(&s, n);
+        return close_store(&s, do_fill(&s, n));
     }
     if (strcmp(command, "get") == 0 && operands == 3) {
         open_store(&s, argv[optind], false);
-        return do_get(&s, argv[optind + 2]);
+        return close_store(&s, do_get(&s, argv[optind + 2]));
     }
     if (strcmp(command, "count") == 0 && operands == 2) {
         open_store(&s, argv[optind], false);
         walk(&s, find_newest, &l);
         printf("records=%lu\n", l.records);
-        return 0;
+        return close_store(&s, 0);
     }
     die_usage(usage, "unknown command or wrong number of operands");
 }

@@ -39,8 +39,10 @@ static _Atomic uint64_t *map_counter(const char *path)
         die_errno("open %s", path);
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st.st_mode)) {
+        close(fd); /* no descriptor left open at exit, on any path */
         die("%s: not a regular file", path);
+    }
     /* Growing to 8 bytes is safe if another process does it too: the new bytes are zero. */
     if (st.st_size < (off_t)sizeof *counter && ftruncate(fd, sizeof *counter) == -1)
         die_errno("ftruncate %s", path);

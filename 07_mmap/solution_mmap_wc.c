@@ -95,8 +95,10 @@ int main(int argc, char *argv[])
         die_errno("open %s", path);
     if (fstat(fd, &st) == -1)
         die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode))
+    if (!S_ISREG(st.st_mode)) {
+        close(fd); /* no descriptor left open at exit, on any path */
         die("%s: not a regular file", path);
+    }
 
     if (st.st_size > 0) {
         data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
