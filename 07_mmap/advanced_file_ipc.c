@@ -9,7 +9,8 @@
  * shared file mappings) would let the reader sleep.  One writer at a time.
  * Guide part: theory (mapped files as IPC).
  * Run: ./advanced_file_ipc        or, in two terminals:
- *      ./advanced_file_ipc --reader /tmp/ipc.$USER       then   ./advanced_file_ipc --writer /tmp/ipc.$USER
+ *      ./advanced_file_ipc --reader /tmp/ipc.$USER       then   ./advanced_file_ipc --writer
+ * /tmp/ipc.$USER
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -30,8 +31,8 @@ static const char usage[] = "[--reader FILE | --writer FILE] [--count N]    (N f
 #define CAPACITY 1000
 
 struct record {
-    uint32_t seq;   /* 1, 2, 3...; 0 never appears in a published record */
-    uint32_t last;  /* 1 in the writer's final record */
+    uint32_t seq;  /* 1, 2, 3...; 0 never appears in a published record */
+    uint32_t last; /* 1 in the writer's final record */
     char text[56];
 };
 
@@ -127,8 +128,10 @@ static uint32_t run_reader(struct channel *ch)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"reader", required_argument, NULL, 'r'}, {"writer", required_argument, NULL, 'w'},
-        {"count", required_argument, NULL, 'n'},  {"help", no_argument, NULL, 'h'},
+        {"reader", required_argument, NULL, 'r'},
+        {"writer", required_argument, NULL, 'w'},
+        {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *reader_path = NULL, *writer_path = NULL;
