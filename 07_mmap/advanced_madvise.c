@@ -85,6 +85,7 @@ static void touch_with_advice(int fd, int advice, const char *name)
     before = minor_faults();
     for (size_t off = 0; off < FILE_SIZE; off += page_size)
         sink ^= data[off];
+    (void)sink;
     printf("[%s] %zu pages touched: %ld faults; VmFlags: %s\n", name, FILE_SIZE / page_size,
            minor_faults() - before, flags);
     munmap(data, FILE_SIZE);
