@@ -72,18 +72,19 @@ static char *map_or_die(int prot, int flags, int fd)
     return p;
 }
 
-/* The kernel merges adjacent anonymous VMAs of equal flags into one: a PROT_NONE page after
- * ours keeps it a VMA of its own, so its counters are its own. */
+/* The kernel merges adjacent anonymous VMAs of equal flags into one: a PROT_NONE page on
+ * each side of ours keeps it a VMA of its own, so its counters are its own. */
 static char *map_anon_private_alone(void)
 {
-    char *p = mmap(NULL, (PAGES + 1) * page_size, PROT_READ | PROT_WRITE,
+    char *p = mmap(NULL, (PAGES + 2) * page_size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     if (p == MAP_FAILED)
         die_errno("mmap");
-    if (mprotect(p + PAGES * page_size, page_size, PROT_NONE) == -1)
+    if (mprotect(p, page_size, PROT_NONE) == -1 ||
+        mprotect(p + (PAGES + 1) * page_size, page_size, PROT_NONE) == -1)
         die_errno("mprotect");
-    return p;
+    return p + page_size;
 }
 
 static void touch(volatile char *p, bool write)
