@@ -150,6 +150,7 @@ static double hot_limit(void)
 
 static int make_file(size_t size, uint64_t *checksum)
 {
+    static unsigned char pattern[CHUNK + 251];
     char path[4096];
     sigset_t saved;
     int fd;
@@ -160,12 +161,16 @@ static int make_file(size_t size, uint64_t *checksum)
     if (fd == -1 || cleanup_add_path(path) == -1)
         die_errno("mkstemp %s", path);
     stop_signals_release(&saved);
+    /* The pattern has a period of 251 bytes: one buffer of CHUNK + 251 bytes holds every
+     * chunk, starting at offset (chunk's file offset) % 251. */
+    for (size_t i = 0; i < CHUNK + 251; i++)
+        pattern[i] = (unsigned char)(i % 251);
     *checksum = 0;
     for (size_t off = 0; off < size; off += CHUNK) {
-        for (size_t i = 0; i < CHUNK; i++)
-            buffer[i] = (unsigned char)((off + i) % 251);
-        *checksum += sum(buffer, CHUNK);
-        if (write_full(fd, buffer, CHUNK) == -1)
+        const unsigned char *chunk = pattern + off % 251;
+
+        *checksum += sum(chunk, CHUNK);
+        if (write_full(fd, chunk, CHUNK) == -1)
             die_errno("write %s", path);
     }
     printf("[main] %s: %s, byte i = i %% 251\n", path, fmt_bytes(size).s);
