@@ -2,10 +2,13 @@
 # that hold a Makefile: adding one needs no edit here.
 #
 #   make deps          install the Debian packages it needs (apt-get, sudo)
-#   make               build common/ and every chapter
+#   make               build common/, every chapter and tools/
 #   make run           run every program's no-argument demo
 #   make check         unit tests, then every program through the harness
 #   make list          every program with its title line
+#   make trace P=01_pipes/basic_pipe_fork [ARGS='--lines 5'] [TIMEOUT=S]
+#                      its system calls: the lesson's, start-up left out
+#   make sched P=...   the same, then who woke whom (perf; root or paranoid -1)
 #   make format        rewrite every .c and .h file in the .clang-format style
 #   make format-check  fail if some .c or .h file is not in that style
 #   make clean         remove every build product
@@ -20,9 +23,7 @@ CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 include mk/deps.mk
 
 .DEFAULT_GOAL := all
-# As mk/flags.mk says (this Makefile builds nothing itself, so it does not
-# include it).
-HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(SANITIZE),--light) $(if $(JOBS),-j $(JOBS))
+include mk/harness.mk
 
 # Goals named together run in order even under -j: `make deps run` installs
 # first, `make clean check` cleans first.  Everything that builds goes
@@ -42,7 +43,7 @@ $(call require_check)
 endif
 endif
 
-all: $(CHAPTERS)
+all: $(CHAPTERS) tools
 
 # Only this target builds common/; everything that needs it comes after it,
 # so under -j no two makes build common/ or tests/ at the same time (the
@@ -53,8 +54,26 @@ common:
 tests: common
 	$(MAKE) -C tests
 
+tools: common
+	$(MAKE) -C tools
+
 $(CHAPTERS): common
 	$(MAKE) -C $@
+
+# `make trace P=01_pipes/basic_pipe_fork ARGS='--lines 5'`: the program is
+# built, then run under tools/trace (tools/README.md).  A missing or wrong P
+# stops before anything is built.
+TRACE_USAGE := usage: make trace|sched P=NN_chapter/program [ARGS='...'] [TIMEOUT=seconds]
+ifneq ($(filter trace sched,$(MAKECMDGOALS)),)
+ifeq ($(strip $(P)),)
+$(error which program? P= is missing; $(TRACE_USAGE))
+else ifeq ($(wildcard $(P).c),)
+$(error no program $(P) here (no $(P).c); $(TRACE_USAGE))
+endif
+endif
+trace sched: tools
+	@$(MAKE) --no-print-directory -C $(dir $(P)) $(notdir $(P))
+	@tools/trace $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(filter sched,$@),--sched) ./$(P) $(ARGS)
 
 run: all
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c run || exit 1; done
@@ -108,12 +127,13 @@ clean:
 	rm -f compile_commands.json
 	$(MAKE) -C common clean
 	$(MAKE) -C tests clean
+	$(MAKE) -C tools clean
 	rm -f $(TESTS_PRODUCTS)
 	rm -rf tests/.work tests/.mqueue
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c clean; done
 
 help:
-	@sed -n '4,15s/^# \{0,1\}//p' Makefile
+	@sed -n '4,18s/^# \{0,1\}//p' Makefile
 
-.PHONY: all common tests run list check deps format format-check clean help \
+.PHONY: all common tests tools trace sched run list check deps format format-check clean help \
         compile_commands.json $(CHAPTERS)

@@ -41,12 +41,11 @@ static const char *const stream[] = {"stdin", "stdout", "stderr"};
 
 static int open_checked(const char *path, int flags)
 {
-    struct stat st;
     int fd = open(path, flags | O_CLOEXEC);
 
     if (fd == -1)
         die_errno("open %s", path);
-    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+    if (must_be_fifo(fd, path) == -1) {
         close(fd);
         die("%s is not a FIFO", path);
     }
@@ -182,7 +181,6 @@ int main(int argc, char *argv[])
     char dir[PATH_MAX - 32], fifo[3][PATH_MAX];
     bool keepalive = true;
     int c, fd[3], waiting = 0, status;
-    sigset_t saved;
     pid_t shim;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
@@ -195,10 +193,7 @@ int main(int argc, char *argv[])
     make_temp_dir(dir, sizeof dir, "advanced_container_stdio");
     for (int s = IN; s <= ERR; s++) {
         snprintf(fifo[s], sizeof fifo[s], "%s/ctr-%s", dir, stream[s]);
-        stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
-        if (mkfifo(fifo[s], 0600) == -1 || cleanup_add_path(fifo[s]) == -1)
-            die_errno("mkfifo %s", fifo[s]);
-        stop_signals_release(&saved);
+        mkfifo_registered(fifo[s]);
     }
     printf("[containerd] FIFOs for container ctr: %s/ctr-{stdin,stdout,stderr}\n", dir);
     fd[OUT] = open_checked(fifo[OUT], O_RDONLY | O_NONBLOCK);

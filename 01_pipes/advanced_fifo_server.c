@@ -44,22 +44,16 @@ _Static_assert(sizeof(struct message) <= PIPE_BUF, "a message must be one atomic
 
 /* A FIFO this program opened must really be one: a regular file or a device in its place
  * (planted in a shared directory, or a mistyped path) is refused, never written into. */
-static void must_be_fifo(int fd, const char *path)
+static void fifo_or_die(int fd, const char *path)
 {
-    struct stat st;
+    if (must_be_fifo(fd, path) == -1) {
+        int err = errno;
 
-    if (fstat(fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISFIFO(st.st_mode)) {
         close(fd); /* no descriptor left open, even on the way out */
-        die("%s is not a FIFO: refusing to use it", path);
+        if (err == ENOTSUP)
+            die("%s is not a FIFO: refusing to use it", path);
+        die_errnum(err, "fstat %s", path);
     }
-}
-
-static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig)
-{
-    stop_signal = sig;
 }
 
 /* Creates FIFO `path` (exit() removes it), opens it for reading without waiting, then for
@@ -67,19 +61,12 @@ static void on_stop(int sig)
  * EOF and poll() POLLHUP whenever the last peer closes.  Reads follow poll(): non-blocking. */
 static int create_fifo_with_dummy_writer(const char *path, int *dummy)
 {
-    sigset_t saved;
     int fd;
 
-    /* No stop signal between the two: its cleanup handler would not know this FIFO yet. */
-    stop_signals_hold(&saved);
-    if (mkfifo(path, 0600) == -1)
-        die_errno("mkfifo %s", path);
-    if (cleanup_add_path(path) == -1)
-        die_errno("cleanup_add_path %s", path);
-    stop_signals_release(&saved);
+    mkfifo_registered(path);
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1)
         die_errno("open %s for reading", path);
-    must_be_fifo(fd, path); /* still the one mkfifo() made, not a file swapped in */
+    fifo_or_die(fd, path); /* still the one mkfifo() made, not a file swapped in */
     if ((*dummy = open(path, O_WRONLY)) == -1) /* a reader exists: no wait */
         die_errno("open %s for writing", path);
     return fd;
@@ -89,7 +76,6 @@ static void answer(const char *dir, struct message *msg, int served)
 {
     struct message rep = {.pid = msg->pid, .seq = msg->seq};
     char path[PATH_MAX];
-    struct stat st;
     int fd;
 
     msg->text[sizeof msg->text - 1] = '\0'; /* never trust a peer's string */
@@ -104,7 +90,7 @@ static void answer(const char *dir, struct message *msg, int served)
                strerror(errno));
         return;
     }
-    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) {
+    if (must_be_fifo(fd, path) == -1) {
         printf("[server] request of pid %d dropped: %s is not a FIFO\n", (int)msg->pid, path);
         close(fd);
         return;
@@ -120,22 +106,16 @@ static void answer(const char *dir, struct message *msg, int served)
 /* Demo only, else -1: ready_fd gets a byte once listening; life_fd, see run_demo(). */
 static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
 {
-    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
     char path[PATH_MAX];
     int fd, dummy, served = 0;
     sigset_t waiting;
 
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGINT);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     /* A client vanishing mid-reply is EPIPE, not our death.  So is a closed stdout: the demo
      * server then serves on unheard, until its lifeline ends it. */
     signal(SIGPIPE, SIG_IGN);
-    /* The stop signals stay blocked except inside ppoll(): one that arrives
-     * between the flag test and the wait is not lost, ppoll() returns EINTR. */
-    sigprocmask(SIG_BLOCK, &sa.sa_mask, &waiting);
+    /* SIGINT and SIGTERM set stop_signal, and stay blocked except inside ppoll(): one that
+     * arrives between the flag test and the wait is not lost, ppoll() returns EINTR. */
+    stop_signals_to_flag(&waiting);
 
     snprintf(path, sizeof path, "%s/server.fifo", dir);
     fd = create_fifo_with_dummy_writer(path, &dummy);
@@ -167,9 +147,9 @@ static noreturn void run_server(const char *dir, int ready_fd, int life_fd)
         else if (n != -1 || errno != EAGAIN)
             printf("[server] ignored a malformed request (read returned %zd)\n", n);
     }
-    printf("[server] %s received after %d requests: leaving through exit(), "
+    printf("[server] SIG%s received after %d requests: leaving through exit(), "
            "which removes server.fifo\n",
-           stop_signal == SIGINT ? "SIGINT" : "SIGTERM", served);
+           sigabbrev_np(stop_signal), served);
     close(fd);
     close(dummy);
     if (life_fd >= 0)
@@ -186,7 +166,7 @@ static noreturn void run_client(const char *dir, int id, long requests)
     snprintf(path, sizeof path, "%s/server.fifo", dir);
     if ((sfd = open(path, O_WRONLY | O_NONBLOCK)) == -1) /* no server: ENXIO, no wait */
         die_errno("open %s (is the server running?)", path);
-    must_be_fifo(sfd, path); /* a regular file opens too: never write requests into one */
+    fifo_or_die(sfd, path); /* a regular file opens too: never write requests into one */
     /* Then clear O_NONBLOCK: if the FIFO is full, a request waits. */
     if (set_nonblocking(sfd, false) == -1)
         die_errno("fcntl %s", path);

@@ -66,8 +66,7 @@ static int meter_fd = -1;
 /* A duplicate of the read end, closed by the SIGCHLD handler: see acquire_slot(). */
 static volatile sig_atomic_t read_dup = -1;
 
-static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM came */
-
+/* SIGINT, SIGTERM: stop_signal (cleanup.h) says which came. */
 static void on_stop(int sig)
 {
     stop_signal = sig;
@@ -266,7 +265,6 @@ static void catch_signals(struct make *m)
 static const char *create_jobserver(struct make *m, bool fifo, char *auth, size_t size)
 {
     static char dir[PATH_MAX], path[PATH_MAX + 32];
-    sigset_t saved;
     int fds[2];
 
     if (!fifo) {
@@ -279,10 +277,7 @@ static const char *create_jobserver(struct make *m, bool fifo, char *auth, size_
     }
     make_temp_dir(dir, sizeof dir, "advanced_jobserver");
     snprintf(path, sizeof path, "%s/jobserver.fifo", dir);
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
-    if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1)
-        die_errno("mkfifo %s", path);
-    stop_signals_release(&saved);
+    mkfifo_registered(path);
     /* The read side first, non-blocking (no writer yet), then made blocking for good. */
     if ((m->rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1 ||
         (m->wfd = open(path, O_WRONLY | O_CLOEXEC)) == -1 || set_nonblocking(m->rfd, false) == -1)

@@ -166,13 +166,6 @@ static void take_slot(struct client *c, struct item *it)
     }
 }
 
-static bool is_pipe(int fd)
-{
-    struct stat st;
-
-    return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
-}
-
 /* Finds and opens the jobserver named in MAKEFLAGS; false if there is none for us. */
 static bool join_jobserver(struct client *c)
 {
@@ -199,7 +192,7 @@ static bool join_jobserver(struct client *c)
         die("[client %s] a jobserver style I do not know: '%s'", c->name, auth);
     /* Mere numbers: they name the pipe only if make let this recipe inherit it.  Otherwise
      * they are closed, or reused by some unrelated file that must not be read or written. */
-    if (!is_pipe(c->rfd) || !is_pipe(c->wfd)) {
+    if (must_be_fifo(c->rfd, "read fd") == -1 || must_be_fifo(c->wfd, "write fd") == -1) {
         printf("[client %s] MAKEFLAGS names fds %d,%d, but no pipe is open on them: make did not "
                "mark my recipe recursive ('+' or $(MAKE)); one item at a time\n",
                c->name, c->rfd, c->wfd);
@@ -278,7 +271,7 @@ static noreturn void plain_job(const char *name)
         auth += strlen("--jobserver-auth=");
         if (strncmp(auth, "fifo:", 5) == 0)
             printf("[job 1] MAKEFLAGS names the FIFO: any command could open it and join\n");
-        else if (sscanf(auth, "%d,%d", &r, &w) == 2 && !is_pipe(r))
+        else if (sscanf(auth, "%d,%d", &r, &w) == 2 && must_be_fifo(r, "read fd") == -1)
             printf("[job 1] MAKEFLAGS names fds %d,%d, but no pipe is open on them here: make "
                    "gives the jobserver only to recursive commands\n",
                    r, w);

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "cleanup.h"
 #include "io.h"
+#include "proc.h"
 #include "stats.h"
 #include "timing.h"
 
@@ -189,11 +190,8 @@ static double median_time(enum path path, const char *src, size_t size, int sink
 static void pin_to_one_cpu(void)
 {
     int cpu = sched_getcpu();
-    cpu_set_t one;
 
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    if (cpu >= 0 && sched_setaffinity(0, sizeof one, &one) == 0)
+    if (pin_to_cpu(cpu) == 0) /* EINVAL for cpu -1 */
         printf(
             "[main] pinned to CPU %d: producer and consumer share it, so the timing is the copying\n",
             cpu);

@@ -10,6 +10,7 @@
  * even returned in the parent.
  *
  * Guide part: theory (pipes: creation, inheritance, EOF rule).
+ * Trace: pipe* clone close write read wait4
  * Run: ./basic_pipe_fork [--lines N]
  */
 #define _POSIX_C_SOURCE 200809L

@@ -162,7 +162,6 @@ static void server_opens_rdwr(const char *path)
 int main(int argc, char *argv[])
 {
     char dir[PATH_MAX], path[PATH_MAX + 16];
-    sigset_t saved;
     bool fixed;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
@@ -170,12 +169,7 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "fifo_open");
     snprintf(path, sizeof path, "%s/demo.fifo", dir);
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
-    if (mkfifo(path, 0600) == -1)
-        die_errno("mkfifo %s", path);
-    if (cleanup_add_path(path) == -1)
-        die_errno("cleanup_add_path %s", path);
-    stop_signals_release(&saved);
+    mkfifo_registered(path);
     printf("[parent] created FIFO %s; nobody has it open yet\n", path);
 
     if (!fixed) {

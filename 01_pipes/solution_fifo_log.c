@@ -90,8 +90,7 @@ static void check_piece(struct collector *c, const char *piece, size_t len)
     c->records++;
 }
 
-static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM, in the demo */
-
+/* SIGINT, SIGTERM in the demo: stop_signal (cleanup.h) says which came. */
 static void on_stop(int sig)
 {
     stop_signal = sig;
@@ -148,13 +147,12 @@ static noreturn void run_writer(const char *path, long id, long records, size_t 
 {
     int fd = open(path, O_WRONLY | O_NONBLOCK); /* no collector: ENXIO, not a hang */
     char rec[PIPE_BUF];
-    struct stat st;
 
     if (fd == -1 && errno == ENXIO)
         die("%s: no collector is reading it (ENXIO)", path);
     if (fd == -1)
         die_errno("%s", path);
-    if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode)) { /* never into a regular file */
+    if (must_be_fifo(fd, path) == -1) { /* never into a regular file */
         close(fd);
         die("%s: not a FIFO", path);
     }
@@ -176,14 +174,10 @@ static noreturn void run_writer(const char *path, long id, long records, size_t 
 static int run_collector(const char *path, size_t size)
 {
     struct collector c = {.size = size};
-    sigset_t saved;
     int fd = STDIN_FILENO;
 
     if (strcmp(path, "-") != 0) {
-        stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the FIFO */
-        if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1)
-            die_errno("mkfifo %s", path);
-        stop_signals_release(&saved);
+        mkfifo_registered(path);
         /* Waits for the first writer; Ctrl-C meanwhile removes the FIFO. */
         if ((fd = open(path, O_RDONLY)) == -1)
             die_errno("open %s", path);
@@ -193,27 +187,12 @@ static int run_collector(const char *path, size_t size)
     return report(&c, -1) ? 0 : 1;
 }
 
-/* SIGINT or SIGTERM: stop the writers, reap them, remove the FIFO, die of it.  The
- * FIFO's read end is closed already: a writer that missed SIGTERM gets SIGPIPE. */
-static noreturn void stop_demo(const pid_t *pids, long writers)
-{
-    for (long i = 0; i < writers; i++) {
-        kill(pids[i], SIGTERM);
-        waitpid(pids[i], NULL, 0);
-    }
-    cleanup_run();
-    signal(stop_signal, SIG_DFL);
-    raise(stop_signal);
-    exit(1);
-}
-
 static int run_demo(long writers, long records, size_t size)
 {
     struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
     struct collector c = {.size = size};
     char dir[PATH_MAX], path[PATH_MAX + 16], byte;
     pid_t pids[MAX_WRITERS];
-    sigset_t held;
     int fd, ready[2];
 
     sigemptyset(&sa.sa_mask); /* ours, not the registry's: the writers must be reaped */
@@ -221,10 +200,7 @@ static int run_demo(long writers, long records, size_t size)
     sigaction(SIGTERM, &sa, NULL);
     make_temp_dir(dir, sizeof dir, "fifo_log");
     snprintf(path, sizeof path, "%s/log.fifo", dir);
-    stop_signals_hold(&held); /* SIGHUP and SIGPIPE too, between the two */
-    if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1)
-        die_errno("mkfifo %s", path);
-    stop_signals_release(&held);
+    mkfifo_registered(path);
     /* Reader first, not waiting: then each writer's open() returns at once. */
     if ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1 || pipe(ready) == -1)
         die_errno("open %s", path);
@@ -238,6 +214,9 @@ static int run_demo(long writers, long records, size_t size)
             close(ready[0]);
             run_writer(path, i + 1, records, size, ready[1]);
         }
+        /* At a stop, the registry stops and reaps it before the FIFO goes. */
+        if (cleanup_add_child(pids[i]) == -1)
+            die_errno("cleanup_add_child");
     }
     close(ready[1]);
     /* EOF here: every writer has the FIFO open.  Before that, a FIFO with no
@@ -249,11 +228,11 @@ static int run_demo(long writers, long records, size_t size)
         die_errno("fcntl %s", path);
     collect(&c, fd);
     close(fd);
-    if (stop_signal != 0)
-        stop_demo(pids, writers);
+    /* SIGINT or SIGTERM: stop the writers, remove the FIFO, die of the signal.  The FIFO's
+     * read end is closed already: a writer that missed SIGTERM gets SIGPIPE. */
+    stop_exit();
     for (long i = 0; i < writers; i++)
-        if (waitpid(pids[i], NULL, 0) == -1)
-            die_errno("waitpid");
+        reap_quietly(pids[i]);
     return report(&c, writers * records) ? 0 : 1;
 }
 

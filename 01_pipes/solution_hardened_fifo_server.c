@@ -45,16 +45,9 @@ struct server {
     FILE *log;     /* stderr; stdout in the demo */
 };
 
-static volatile sig_atomic_t stop;
-
 static void log_verdict(struct server *s, const char *what)
 {
     fprintf(s->log, "[server] request %ld: %s\n", ++s->requests, what);
-}
-
-static void on_stop(int sig)
-{
-    stop = sig;
 }
 
 /* One write(), never blocking: a client that does not read loses its reply. */
@@ -138,7 +131,7 @@ static void serve(struct server *s, const sigset_t *wait_mask)
 {
     char buf[4096];
 
-    while (!stop) {
+    while (!stop_signal) {
         struct pollfd in = {.fd = s->fd, .events = POLLIN};
         bool pending = s->len > 0 || s->skipping;
         uint64_t now = now_ns(), left = s->deadline_ns > now ? s->deadline_ns - now : 0;
@@ -157,7 +150,7 @@ static void serve(struct server *s, const sigset_t *wait_mask)
         if (ready > 0 && (n = read(s->fd, buf, sizeof buf)) > 0)
             feed(s, buf, (size_t)n);
     }
-    fprintf(s->log, "[server] stopped by SIG%s\n", sigabbrev_np(stop));
+    fprintf(s->log, "[server] stopped by SIG%s\n", sigabbrev_np(stop_signal));
 }
 
 /* The server's FIFO: created (and removed at exit) if missing, else it must be one.
@@ -191,18 +184,11 @@ static int open_server_fifo(const char *path, struct server *s)
 
 static void run_server(const char *path, long rate, long timeout_ms, FILE *log)
 {
-    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
     struct server s = {.rate = rate, .timeout_ms = timeout_ms, .log = log};
-    sigset_t stops, wait_mask;
+    sigset_t wait_mask;
     int keep;
 
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    sigprocmask(SIG_BLOCK, &stops, &wait_mask);
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    stop_signals_to_flag(&wait_mask); /* SIGINT, SIGTERM (and SIGHUP) set stop_signal */
     signal(SIGPIPE, SIG_IGN); /* a reader that leaves mid-reply is an EPIPE, not our death */
     keep = open_server_fifo(path, &s);
     s.tokens = (double)rate; /* the bucket starts full */
@@ -232,14 +218,10 @@ static void live_client(char *path, size_t size)
 {
     char req[PATH_MAX + 64], got[MAX_REQUEST];
     struct pollfd in = {.events = POLLIN};
-    sigset_t saved;
     ssize_t n;
 
     snprintf(path, size, "%s/reply.fifo", demo_dir);
-    stop_signals_hold(&saved);
-    if (mkfifo(path, 0600) == -1 || cleanup_add_path(path) == -1)
-        die_errno("mkfifo %s", path);
-    stop_signals_release(&saved);
+    mkfifo_registered(path);
     if ((in.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
         die_errno("open %s", path);
     snprintf(req, sizeof req, "%s hello, server\n", path);

@@ -42,12 +42,8 @@ static const char usage[] = "[--total SIZE] [--min SIZE] [--max SIZE] [--runs N]
 static void pin_to_this_cpu(void)
 {
     int cpu = sched_getcpu();
-    cpu_set_t one;
 
-    CPU_ZERO(&one);
-    if (cpu >= 0)
-        CPU_SET(cpu, &one);
-    if (cpu < 0 || sched_setaffinity(0, sizeof one, &one) == -1) {
+    if (pin_to_cpu(cpu) == -1) { /* EINVAL for cpu -1 */
         printf("[sweep] not pinned (%s): the scheduler places reader and writer\n",
                strerror(errno));
         return;

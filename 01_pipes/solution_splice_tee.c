@@ -106,13 +106,12 @@ static int open_output(const char *path, int extra_flags, mode_t mode)
 
 static void run_filter(const char *path)
 {
-    struct stat st;
     uint64_t bytes;
     int file, flags;
 
-    if (fstat(STDIN_FILENO, &st) == -1)
+    if (must_be_fifo(STDIN_FILENO, "standard input") == -1 && errno != ENOTSUP)
         die_errno("fstat standard input");
-    if (!S_ISFIFO(st.st_mode))
+    if (errno == ENOTSUP)
         die("standard input must be a pipe");
     flags = fcntl(STDOUT_FILENO, F_GETFL);
     if (flags != -1 && (flags & O_APPEND)) /* splice(2) refuses it with EINVAL */

@@ -252,8 +252,7 @@ static void with_a_thread(mqd_t mq)
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
-    sigset_t usr1, saved;
+    sigset_t usr1;
     char name[64];
     mqd_t mq;
 
@@ -264,13 +263,7 @@ int main(int argc, char *argv[])
     sigaddset(&usr1, SIGUSR1);
     sigprocmask(SIG_BLOCK, &usr1, NULL); /* taken by sigtimedwait(); threads inherit the mask */
     snprintf(name, sizeof name, "/advanced_mq_notify.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
-    if (mq == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(name, O_RDWR | O_NONBLOCK, MAXMSG, MSGSIZE);
     printf("[consumer] created %s (O_NONBLOCK, so a drain ends at EAGAIN)\n", name);
 
     printf("[consumer] --- SIGEV_SIGNAL\n");

@@ -136,24 +136,16 @@ static int serve(int epfd, const mqd_t mq[QUEUES], int pipe_fd, int *received, i
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
     pid_t producers[QUEUES], control;
     int epfd, fds[2], received = 0, open = QUEUES + 1;
     mqd_t mq[QUEUES];
-    sigset_t saved;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     for (int i = 0; i < QUEUES; i++) {
         snprintf(names[i], sizeof names[i], "/advanced_mq_poll.%d.q%d", (int)getpid(), i + 1);
-        stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-        mq[i] = mq_open(names[i], O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
-        if (mq[i] == (mqd_t)-1)
-            die_errno("mq_open %s", names[i]);
-        if (cleanup_add_mq(names[i]) == -1)
-            die_errno("cleanup_add_mq %s", names[i]);
-        stop_signals_release(&saved);
+        mq[i] = mq_create_registered(names[i], O_RDWR | O_NONBLOCK, MAXMSG, MSGSIZE);
     }
     printf("[loop] created %d queues; on Linux each mqd_t is a descriptor: %d, %d, %d\n", QUEUES,
            mq[0], mq[1], mq[2]);

@@ -19,6 +19,7 @@
 #include "common.h"
 #include "cleanup.h"
 #include "io.h"
+#include "proc.h"
 #include "procfs.h"
 #include "stats.h"
 #include "timing.h"
@@ -26,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/msg.h>
@@ -53,16 +53,6 @@ struct channel {
 };
 
 static int cpus[2]; /* receiver, sender */
-
-static void pin(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) == -1)
-        die_errno("sched_setaffinity CPU %d", cpu);
-}
 
 /* The sender's side of one message of `size` bytes. */
 static void send_one(int kind, struct channel *ch, size_t size)
@@ -128,7 +118,8 @@ static double one_run(int kind, struct channel *ch, size_t size, long count, dou
     if ((sender = fork()) == -1)
         die_errno("fork");
     if (sender == 0) {
-        pin(cpus[1]);
+        if (pin_to_cpu(cpus[1]) == -1)
+            die_errno("pin to CPU %d", cpus[1]);
         if (kind == 2)
             close(ch->fds[0]);
         for (long i = 0; i < count; i++)
@@ -181,14 +172,10 @@ static double median(double *v, int n)
 /* Picks the first two CPUs we may run on, or one for --same-cpu. */
 static void choose_cpus(bool same)
 {
-    cpu_set_t set;
-    int found = 0;
+    int found = allowed_cpus(cpus, 2);
 
-    if (sched_getaffinity(0, sizeof set, &set) == -1)
+    if (found == -1)
         die_errno("sched_getaffinity");
-    for (int c = 0; c < CPU_SETSIZE && found < 2; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[found++] = c;
     if (found < 2 || same)
         cpus[1] = cpus[0];
     if (cpus[0] == cpus[1])
@@ -202,21 +189,13 @@ static void choose_cpus(bool same)
 
 static void open_channel(int kind, struct channel *ch, const char *name)
 {
-    struct mq_attr attr = {.mq_maxmsg = 10, .mq_msgsize = MAX_SIZE};
-    sigset_t saved;
-
     ch->mq = (mqd_t)-1;
     ch->msqid = ch->fds[0] = ch->fds[1] = -1;
     ch->reads = 0;
-    stop_signals_hold(&saved); /* a Ctrl-C between create and register would leave it */
-    if (kind == 0 &&
-        ((ch->mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1 ||
-         cleanup_add_mq(name) == -1))
-        die_errno("mq_open %s (10 x 8192 bytes: within msg_max and msgsize_max?)", name);
-    if (kind == 1 && ((ch->msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1 ||
-                      cleanup_add_sysv_msg(ch->msqid) == -1))
-        die_errno("msgget");
-    stop_signals_release(&saved);
+    if (kind == 0) /* 10 x MAX_SIZE: within the default msg_max and msgsize_max */
+        ch->mq = mq_create_registered(name, O_RDWR, 10, MAX_SIZE);
+    if (kind == 1)
+        ch->msqid = sysv_msg_create();
     if (kind == 2 && pipe(ch->fds) == -1)
         die_errno("pipe");
 }
@@ -265,7 +244,8 @@ int main(int argc, char *argv[])
     memset(ch.page, 'm', PAGE + 2 * MAX_SIZE);
     ch.data = ch.page + PAGE;
     choose_cpus(same);
-    pin(cpus[0]);
+    if (pin_to_cpu(cpus[0]) == -1)
+        die_errno("pin to CPU %d", cpus[0]);
     sysctl_long("kernel/msgmnb", &msgmnb);
     printf("[bench] runs of about 4 ms (100 to %ld messages), after 1 warm-up run; median of %d; "
            "page-aligned data\n",

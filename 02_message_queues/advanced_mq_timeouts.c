@@ -31,20 +31,6 @@ static const char usage[] = "[--timeout MS]    (MS from 10 to 5000, default 150)
 
 enum { MAXMSG = 5, MSGSIZE = 32, FLOW = 14, CONSUMER_MS = 20 };
 
-static struct timespec deadline_in(long ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
 /* One call's result and how long it took, in a line. */
 static void report(const char *what, int rc, uint64_t start)
 {
@@ -70,14 +56,14 @@ static void empty_queue(mqd_t mq, long timeout_ms)
     report("mq_receive, O_NONBLOCK", rc, start);
     set_nonblocking(mq, false);
     snprintf(what, sizeof what, "mq_timedreceive, deadline now + %ld ms", timeout_ms);
-    ts = deadline_in(timeout_ms);
+    ts = deadline_after_ms(timeout_ms);
     start = now_ns();
     rc = mq_timedreceive(mq, buf, sizeof buf, NULL, &ts) == -1 ? -1 : 0;
     report(what, rc, start);
 
     if (mq_send(mq, "here", 4, 0) == -1)
         die_errno("mq_send");
-    ts = deadline_in(-1000); /* a second ago */
+    ts = deadline_after_ms(-1000); /* a second ago */
     start = now_ns();
     rc = mq_timedreceive(mq, buf, sizeof buf, NULL, &ts) == -1 ? -1 : 0;
     report("mq_timedreceive, deadline passed, 1 message queued", rc, start);
@@ -101,7 +87,7 @@ static void full_queue(mqd_t mq, long timeout_ms)
     report("mq_send, O_NONBLOCK", rc, start);
     set_nonblocking(mq, false);
     snprintf(what, sizeof what, "mq_timedsend, deadline now + %ld ms", timeout_ms);
-    ts = deadline_in(timeout_ms);
+    ts = deadline_after_ms(timeout_ms);
     start = now_ns();
     rc = mq_timedsend(mq, "one more", 8, 0, &ts);
     report(what, rc, start);
@@ -163,10 +149,8 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
     long timeout_ms = 150;
     char name[64];
-    sigset_t saved;
     mqd_t mq;
     int c;
 
@@ -176,12 +160,7 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
 
     snprintf(name, sizeof name, "/advanced_mq_timeouts.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(name, O_RDWR, MAXMSG, MSGSIZE);
     printf("[demo] created %s: %d messages of up to %d bytes\n", name, MAXMSG, MSGSIZE);
 
     empty_queue(mq, timeout_ms);

@@ -44,21 +44,10 @@ struct reply {
 };
 
 static char server_name[48];
-static volatile sig_atomic_t stop_signal;
+/* stop_signal (cleanup.h): the signal that came */
 static void on_stop(int sig)
 {
     stop_signal = sig;
-}
-
-static struct timespec deadline_in(long ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ms * 1000000;
-    ts.tv_sec += ts.tv_nsec / 1000000000;
-    ts.tv_nsec %= 1000000000;
-    return ts;
 }
 
 /* The only reply queue a request from `pid` may name: a client cannot make the
@@ -96,7 +85,7 @@ static void answer(const struct request *req)
         mq_close(mq);
         return;
     }
-    ts = deadline_in(REPLY_TIMEOUT_MS);
+    ts = deadline_after_ms(REPLY_TIMEOUT_MS);
     if (mq_timedsend(mq, (char *)&rep, sizeof rep, 0, &ts) == 0)
         printf("[server] call %d of pid %d: %s %d %d = %d, sent\n", (int)req->seq, (int)req->pid,
                req->op, (int)req->a, (int)req->b, (int)rep.result);
@@ -122,7 +111,7 @@ static noreturn void run_server(mqd_t requests, int ready_fd)
     if (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1)
         die_errno("tell the demo the server is ready");
     while (!stop_signal) {
-        struct timespec ts = deadline_in(100); /* wake up to look at stop_signal */
+        struct timespec ts = deadline_after_ms(100); /* wake up to look at stop_signal */
         ssize_t n = mq_timedreceive(requests, (char *)&req, MSGSIZE, NULL, &ts);
 
         if (n == -1 && (errno == ETIMEDOUT || errno == EINTR))
@@ -150,7 +139,7 @@ static bool await_reply(int id, mqd_t replies, int32_t seq, int32_t *result)
     struct reply rep;
 
     for (;;) {
-        struct timespec ts = deadline_in(CALL_TIMEOUT_MS);
+        struct timespec ts = deadline_after_ms(CALL_TIMEOUT_MS);
 
         if (mq_timedreceive(replies, (char *)&rep, MSGSIZE, NULL, &ts) == -1) {
             if (errno != ETIMEDOUT)
@@ -169,26 +158,11 @@ static bool await_reply(int id, mqd_t replies, int32_t seq, int32_t *result)
 /* One call, bounded on both legs: a full server queue, or no reply. */
 static bool call(int id, mqd_t server, mqd_t replies, const struct request *req, int32_t *result)
 {
-    struct timespec ts = deadline_in(CALL_TIMEOUT_MS);
+    struct timespec ts = deadline_after_ms(CALL_TIMEOUT_MS);
 
     if (mq_timedsend(server, (const char *)req, sizeof *req, 0, &ts) == -1)
         die_errno("client %d: mq_timedsend (is the server stuck?)", id);
     return await_reply(id, replies, req->seq, result);
-}
-
-static mqd_t open_reply_queue(const char *name, long maxmsg)
-{
-    struct mq_attr attr = {.mq_maxmsg = maxmsg, .mq_msgsize = MSGSIZE};
-    sigset_t saved;
-    mqd_t mq;
-
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDONLY, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
-    return mq;
 }
 
 /* Client 4 sends two calls at once into a 1-slot reply queue, then stops
@@ -223,7 +197,7 @@ static noreturn void run_client(int id, int ready_fd)
     int32_t result;
 
     reply_name_of(getpid(), name, sizeof name);
-    replies = open_reply_queue(name, id == 4 ? 1 : 4);
+    replies = mq_create_registered(name, O_RDONLY, id == 4 ? 1 : 4, MSGSIZE);
     snprintf(req.reply_queue, sizeof req.reply_queue, "%s", name);
     if ((server = mq_open(server_name, O_WRONLY)) == (mqd_t)-1)
         die_errno("mq_open %s", server_name);
@@ -283,10 +257,8 @@ static pid_t start_client(int id, const int ready[2], mqd_t requests)
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = 8, .mq_msgsize = MSGSIZE};
     pid_t server, clients[4];
     int ready[2], left = 0;
-    sigset_t saved;
     mqd_t requests;
     char byte;
 
@@ -294,13 +266,7 @@ int main(int argc, char *argv[])
     cli_no_options(argc, argv, usage);
 
     snprintf(server_name, sizeof server_name, "/advanced_rpc_reply_queues.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    requests = mq_open(server_name, O_CREAT | O_EXCL | O_RDONLY, 0600, &attr);
-    if (requests == (mqd_t)-1)
-        die_errno("mq_open %s", server_name);
-    if (cleanup_add_mq(server_name) == -1)
-        die_errno("cleanup_add_mq %s", server_name);
-    stop_signals_release(&saved);
+    requests = mq_create_registered(server_name, O_RDONLY, 8, MSGSIZE);
     if (pipe(ready) == -1)
         die_errno("pipe");
     if ((server = fork_or_die()) == 0) {

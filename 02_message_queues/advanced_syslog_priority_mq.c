@@ -189,9 +189,7 @@ static noreturn void run_daemon(int go_fd)
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
     pid_t daemon;
-    sigset_t saved;
     int go[2];
     mqd_t mq;
 
@@ -199,12 +197,7 @@ int main(int argc, char *argv[])
     cli_no_options(argc, argv, usage);
 
     snprintf(queue_name, sizeof queue_name, "/advanced_syslog_priority_mq.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(queue_name, O_CREAT | O_EXCL | O_RDONLY, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", queue_name);
-    if (cleanup_add_mq(queue_name) == -1)
-        die_errno("cleanup_add_mq %s", queue_name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(queue_name, O_RDONLY, MAXMSG, MSGSIZE);
     mq_close(mq);
     printf("[demo] the log queue %s holds %d records; queue priority = 7 - severity\n", queue_name,
            MAXMSG);

@@ -86,9 +86,9 @@ static void sysv_fill(long msgmax, long msgmnb)
     int msqid, slot;
     struct msqid_ds ds;
     long *big;
-    char wchan[64] = "";
     sigset_t saved;
     pid_t filler;
+    bool asleep;
 
     stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
     if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
@@ -99,13 +99,9 @@ static void sysv_fill(long msgmax, long msgmnb)
     show_msqid_ds(msqid);
     if ((filler = fork_or_die()) == 0)
         run_filler(msqid);
-    for (int i = 0; i < 500 && strcmp(wchan, "do_msgsnd") != 0; i++) {
-        sleep_ms(10); /* at most 5 s, for valgrind */
-        if (proc_wchan(filler, wchan, sizeof wchan) == -1)
-            wchan[0] = '\0';
-    }
+    asleep = proc_wait_wchan(filler, "do_msgsnd", 5000) == 0; /* 5 s: valgrind is slow */
     printf("[sysv] the filler sleeps in %s: 4 x %d bytes queued, one more would pass msg_qbytes\n",
-           wchan[0] != '\0' ? wchan : "(wait channel not shown)", SYSV_TEXT);
+           asleep ? "do_msgsnd" : "(wait channel not shown)", SYSV_TEXT);
     show_msqid_ds(msqid);
     if (msgrcv(msqid, &msg, sizeof msg.mtext, 0, 0) == -1)
         die_errno("msgrcv");

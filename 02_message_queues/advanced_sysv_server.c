@@ -49,7 +49,7 @@ struct reply {
 /* msgsz counts what follows mtype. */
 #define BODY_SIZE(type) (sizeof(type) - sizeof(long))
 
-static volatile sig_atomic_t stop_signal;
+/* stop_signal (cleanup.h): the signal that came */
 static int served_msqid = -1, served_slot = -1;
 
 /* Removing the queue from the handler closes the gap between testing a flag

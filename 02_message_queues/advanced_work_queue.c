@@ -49,21 +49,6 @@ static uint64_t work(uint32_t n)
     return (uint64_t)n * n;
 }
 
-static mqd_t create_queue(const char *name, long msgsize)
-{
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = msgsize};
-    sigset_t saved;
-    mqd_t mq;
-
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
-    return mq;
-}
-
 static noreturn void run_feeder(mqd_t jobs, long njobs, int nworkers)
 {
     for (uint32_t id = 1; id <= njobs; id++) {
@@ -195,8 +180,8 @@ int main(int argc, char *argv[])
 
     snprintf(jobs_name, sizeof jobs_name, "/advanced_work_queue.%d.jobs", (int)getpid());
     snprintf(results_name, sizeof results_name, "/advanced_work_queue.%d.results", (int)getpid());
-    jobs = create_queue(jobs_name, sizeof(struct job));
-    results = create_queue(results_name, sizeof(struct result));
+    jobs = mq_create_registered(jobs_name, O_RDWR, MAXMSG, sizeof(struct job));
+    results = mq_create_registered(results_name, O_RDWR, MAXMSG, sizeof(struct result));
     printf("[collector] %s and %s: %d slots each; %ld jobs for %d workers%s\n", jobs_name,
            results_name, MAXMSG, njobs, nworkers,
            crash ? ", the worker that takes job 3 will crash" : "");

@@ -8,6 +8,7 @@
  * by name.  Only mq_unlink() removes the name; the memory goes with the last close.
  *
  * Guide part: theory (POSIX message queues: mq_open, attributes, persistence).
+ * Trace: clone mq_* wait4
  * Run: ./basic_posix_mq
  *      two terminals: ./basic_posix_mq --receive /demo       (creates /demo, prints what
  *                                                            arrives; Ctrl-C unlinks it)

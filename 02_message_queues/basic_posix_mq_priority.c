@@ -86,15 +86,8 @@ static void sorted_by_priority(mqd_t mq)
  * wait channel wq_sleep, the sleep of ipc/mqueue.c. */
 static void wait_until_asleep(pid_t pid)
 {
-    char wchan[64] = "";
-
-    for (int i = 0; i < 500; i++) {
-        if (proc_wchan(pid, wchan, sizeof wchan) == 0 && strcmp(wchan, "wq_sleep") == 0)
-            break;
-        sleep_ms(10);
-    }
-    if (strcmp(wchan, "wq_sleep") == 0)
-        printf("[parent] the receiver is asleep in mq_receive (kernel wait channel: %s)\n", wchan);
+    if (proc_wait_wchan(pid, "wq_sleep", 5000) == 0)
+        printf("[parent] the receiver is asleep in mq_receive (kernel wait channel: wq_sleep)\n");
     else
         printf("[parent] the receiver was not seen asleep in wq_sleep within 5 s\n");
 }
@@ -127,21 +120,14 @@ static void handed_to_waiting_receiver(const char *name, mqd_t mq)
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
     char name[64];
-    sigset_t saved;
     mqd_t mq;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
     snprintf(name, sizeof name, "/basic_posix_mq_priority.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(name, O_RDWR, MAXMSG, MSGSIZE);
     printf("[parent] created %s: maxmsg=%d msgsize=%d\n", name, MAXMSG, MSGSIZE);
 
     sorted_by_priority(mq);

@@ -108,19 +108,13 @@ static void run_steps(int msqid)
 
 int main(int argc, char *argv[])
 {
-    sigset_t saved;
     pid_t sender;
     int msqid;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("msgget");
-    if (cleanup_add_sysv_msg(msqid) == -1)
-        die_errno("cleanup_add_sysv_msg");
-    stop_signals_release(&saved);
+    msqid = sysv_msg_create();
     printf("[receiver] created private queue msqid %d\n", msqid);
 
     if ((sender = fork_or_die()) == 0)

@@ -164,10 +164,9 @@ static void fixed(mqd_t mq, const struct link *to_sender)
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
     int order[2], done[2];
     struct link to_sender;
-    sigset_t usr1, saved;
+    sigset_t usr1;
     char name[64];
     bool is_fixed;
     pid_t sender;
@@ -180,13 +179,7 @@ int main(int argc, char *argv[])
     sigaddset(&usr1, SIGUSR1);
     sigprocmask(SIG_BLOCK, &usr1, NULL); /* taken by sigtimedwait(), never by a handler */
     snprintf(name, sizeof name, "/pitfall_notify_once.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR | O_NONBLOCK, 0600, &attr);
-    if (mq == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(name, O_RDWR | O_NONBLOCK, MAXMSG, MSGSIZE);
 
     if (pipe(order) == -1 || pipe(done) == -1)
         die_errno("pipe");

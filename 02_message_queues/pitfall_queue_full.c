@@ -33,21 +33,6 @@ static const char usage[] = "[--fixed]";
 
 enum { MAXMSG = 4, MSGSIZE = 32, MESSAGES = 12, TAKEN = 2, DEADLINE_MS = 100, GIVE_UP = 3 };
 
-/* The deadline of mq_timedsend() is absolute, on CLOCK_REALTIME. */
-static struct timespec deadline_in(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
 static noreturn void run_producer(mqd_t mq, bool fixed)
 {
     int dropped_in_a_row = 0, sent = 0, dropped = 0;
@@ -55,7 +40,7 @@ static noreturn void run_producer(mqd_t mq, bool fixed)
 
     for (int i = 1; i <= MESSAGES; i++) {
         int len = snprintf(msg, sizeof msg, "message %d", i);
-        struct timespec deadline = deadline_in(DEADLINE_MS);
+        struct timespec deadline = deadline_after_ms(DEADLINE_MS);
 
         printf("[producer] sending message %d\n", i);
         if (!fixed) {
@@ -129,11 +114,9 @@ static void show_blocked_producer(pid_t producer, mqd_t mq)
 
 int main(int argc, char *argv[])
 {
-    struct mq_attr attr = {.mq_maxmsg = MAXMSG, .mq_msgsize = MSGSIZE};
     pid_t producer, consumer;
     int resume[2], status;
     char name[64];
-    sigset_t saved;
     bool fixed;
     mqd_t mq;
 
@@ -141,12 +124,7 @@ int main(int argc, char *argv[])
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
     snprintf(name, sizeof name, "/pitfall_queue_full.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(name, O_RDWR, MAXMSG, MSGSIZE);
     printf("[demo] created %s: room for %d messages; the consumer will take only %d\n", name,
            MAXMSG, TAKEN);
 

@@ -91,7 +91,6 @@ static void receive(int msqid, bool fixed)
 
 int main(int argc, char *argv[])
 {
-    sigset_t saved;
     pid_t sender;
     bool fixed;
     int msqid;
@@ -99,12 +98,7 @@ int main(int argc, char *argv[])
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     fixed = cli_pitfall_fixed(argc, argv, usage);
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("msgget");
-    if (cleanup_add_sysv_msg(msqid) == -1)
-        die_errno("cleanup_add_sysv_msg");
-    stop_signals_release(&saved);
+    msqid = sysv_msg_create();
     printf("[receiver] struct message { long mtype; char mtext[32]; }: sizeof %zu\n",
            sizeof(struct message));
 

@@ -59,24 +59,6 @@ static void close_held(void)
     held_out = -1;
 }
 
-/* Kills and reaps every child still there; async-signal-safe. */
-static void stop_children(void)
-{
-    for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0 && kill(children[i], SIGKILL) == 0)
-            waitpid(children[i], NULL, 0);
-}
-
-/* SIGINT, SIGTERM: no child outlives us, the queues go, we die of the signal. */
-static void on_stop(int sig)
-{
-    stop_children();
-    close_held();
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 static uint32_t fnv1a(const char *p, size_t n)
 {
     uint32_t h = 0x811c9dc5u;
@@ -153,10 +135,8 @@ static void check_children(void)
         if (children[i] <= 0 || waitpid(children[i], &status, WNOHANG) != children[i])
             continue;
         children[i] = 0;
-        if (status != 0) {
-            stop_children();
-            exit(1); /* exit() removes the queues */
-        }
+        if (status != 0)
+            exit(1); /* exit() stops the other children, then removes the queues */
     }
 }
 
@@ -207,18 +187,6 @@ static uint32_t *collect(mqd_t results, uint32_t *njobs)
     return hashes;
 }
 
-static mqd_t create_queue(const char *name, long msgsize)
-{
-    struct mq_attr attr = {.mq_maxmsg = DEPTH, .mq_msgsize = msgsize};
-    mqd_t mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
-
-    if (mq == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    return mq;
-}
-
 static pid_t start(const sigset_t *saved)
 {
     pid_t pid = fork_or_die();
@@ -230,6 +198,9 @@ static pid_t start(const sigset_t *saved)
         return 0;
     }
     children[nchildren++] = pid;
+    /* At exit() or a stop signal, the registry stops and reaps it before the queues go. */
+    if (cleanup_add_child(pid) == -1)
+        die_errno("cleanup_add_child");
     return pid;
 }
 
@@ -244,7 +215,6 @@ int main(int argc, char *argv[])
     static char demo[] = "job 1\njob 2\njob 3\njob 4\njob 5\njob 6\njob 7\njob 8\njob 9\n"
                          "job 10\njob 11\njob 12\njob 13\njob 14\njob 15\njob 16\njob 17\n"
                          "job 18\njob 19\njob 20\n";
-    struct sigaction sa = {.sa_handler = on_stop};
     char jobs_name[64], results_name[64];
     const char *out_path = NULL;
     int c, workers = 4;
@@ -272,8 +242,9 @@ int main(int argc, char *argv[])
     snprintf(jobs_name, sizeof jobs_name, "/solution_job_queue.%d.jobs", (int)getpid());
     snprintf(results_name, sizeof results_name, "/solution_job_queue.%d.results", (int)getpid());
     stop_signals_hold(&saved); /* until the queues are registered and the children known */
-    held_jobs = jobs = create_queue(jobs_name, sizeof(struct job));
-    held_results = results = create_queue(results_name, sizeof(struct result));
+    held_jobs = jobs = mq_create_registered(jobs_name, O_RDWR, DEPTH, sizeof(struct job));
+    held_results = results =
+        mq_create_registered(results_name, O_RDWR, DEPTH, sizeof(struct result));
     for (int i = 0; i < workers; i++)
         if (start(&saved) == 0) {
             if (in != stdin)
@@ -288,9 +259,6 @@ int main(int argc, char *argv[])
         held_out = -1;
         run_feeder(in, jobs, results, workers);
     }
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     stop_signals_release(&saved);
     if (in != stdin)
         fclose(in);
@@ -305,8 +273,8 @@ int main(int argc, char *argv[])
         die_errno("write %s", out_path);
     free(hashes);
     for (int i = 0; i < nchildren; i++)
-        while (children[i] > 0 && waitpid(children[i], NULL, 0) == -1 && errno == EINTR)
-            ;
+        if (children[i] > 0)
+            reap_quietly(children[i]);
     printf("jobs=%u workers=%d\n", njobs, workers);
     mq_close(results);
     held_results = (mqd_t)-1;

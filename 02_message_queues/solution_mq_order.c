@@ -54,8 +54,6 @@ int main(int argc, char *argv[])
     struct message msgs[MAX_MESSAGES];
     char name[64], buf[MSGSIZE + 1];
     int count = 0;
-    struct mq_attr attr;
-    sigset_t saved;
     unsigned prio;
     mqd_t mq;
 
@@ -73,14 +71,8 @@ int main(int argc, char *argv[])
         parse_operand(argv[i], &msgs[count++]);
 
     /* Room for every message: all are sent before any is received. */
-    attr = (struct mq_attr){.mq_maxmsg = count, .mq_msgsize = MSGSIZE};
     snprintf(name, sizeof name, "/solution_mq_order.%d", (int)getpid());
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((mq = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr)) == (mqd_t)-1)
-        die_errno("mq_open %s", name);
-    if (cleanup_add_mq(name) == -1)
-        die_errno("cleanup_add_mq %s", name);
-    stop_signals_release(&saved);
+    mq = mq_create_registered(name, O_RDWR, count, MSGSIZE);
 
     for (int i = 0; i < count; i++)
         if (mq_send(mq, msgs[i].text, strlen(msgs[i].text), msgs[i].prio) == -1)

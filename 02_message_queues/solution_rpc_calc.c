@@ -39,36 +39,11 @@ struct request {
 };
 
 static char server_name[48];
-static pid_t server = -1, client = -1;
 static mqd_t requests = (mqd_t)-1; /* the server's queue, as the parent holds it */
-
-static struct timespec deadline_in(long ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ms * 1000000;
-    ts.tv_sec += ts.tv_nsec / 1000000000;
-    ts.tv_nsec %= 1000000000;
-    return ts;
-}
 
 static void reply_name_of(pid_t pid, char *buf, size_t size)
 {
     snprintf(buf, size, "%s.reply.%d", server_name, (int)pid);
-}
-
-/* SIGINT, SIGTERM: no child outlives us, every queue goes, we die of the signal. */
-static void on_stop(int sig)
-{
-    if (client > 0 && kill(client, SIGKILL) == 0)
-        waitpid(client, NULL, 0);
-    if (server > 0 && kill(server, SIGKILL) == 0)
-        waitpid(server, NULL, 0);
-    close(requests); /* mq_close() is close() on Linux, and this is safe here */
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
 }
 
 /* ---- the server ------------------------------------------------------------ */
@@ -91,7 +66,7 @@ static void answer(const struct request *req)
         if (mq_unlink(req->reply_queue) == 0) /* it died mid-call */
             printf("[server] removed the reply queue of pid %d\n", (int)req->pid);
     } else {
-        ts = deadline_in(REPLY_MS); /* a client that stopped reading must not stall us */
+        ts = deadline_after_ms(REPLY_MS); /* a client that stopped reading must not stall us */
         mq_timedsend(mq, (const char *)&result, sizeof result, 0, &ts);
     }
     mq_close(mq);
@@ -103,7 +78,7 @@ static noreturn void run_server(mqd_t queue)
     struct request req;
 
     for (;;) {
-        struct timespec ts = deadline_in(1000);
+        struct timespec ts = deadline_after_ms(1000);
         ssize_t n = mq_timedreceive(queue, (char *)&req, MSGSIZE, NULL, &ts);
 
         if (n == -1 && (errno == ETIMEDOUT || errno == EINTR))
@@ -139,7 +114,7 @@ static noreturn void run_client(long n, struct request *req, bool crash, long ti
         die_errno("mq_open %s", req->reply_queue);
     if ((server_mq = mq_open(server_name, O_WRONLY)) == (mqd_t)-1)
         die_errno("mq_open %s", server_name);
-    ts = deadline_in(timeout_ms);
+    ts = deadline_after_ms(timeout_ms);
     if (mq_timedsend(server_mq, (char *)req, sizeof *req, 0, &ts) == -1) {
         printf("%ld timeout\n", n); /* the server's queue stayed full */
     } else if (crash) {
@@ -149,7 +124,7 @@ static noreturn void run_client(long n, struct request *req, bool crash, long ti
         mq_close(replies);
         raise(SIGKILL);
     } else {
-        ts = deadline_in(timeout_ms);
+        ts = deadline_after_ms(timeout_ms);
         if (mq_timedreceive(replies, (char *)&result, sizeof result, NULL, &ts) ==
             (ssize_t)sizeof result)
             printf("%ld %lld\n", n, (long long)result);
@@ -204,7 +179,8 @@ static void call_in_a_client(long n, struct request *req, bool crash, long timeo
 {
     char name[64];
     sigset_t saved;
-    int status, slot;
+    int status, slot, child_slot;
+    pid_t client;
 
     stop_signals_hold(&saved);
     if ((client = fork_or_die()) == 0) {
@@ -215,13 +191,12 @@ static void call_in_a_client(long n, struct request *req, bool crash, long timeo
         run_client(n, req, crash, timeout_ms);
     }
     reply_name_of(client, name, sizeof name);
-    if ((slot = cleanup_add_mq(name)) == -1)
-        die_errno("cleanup_add_mq %s", name);
+    /* Registered after its queue: a stop signal ends the client before the queue goes. */
+    if ((slot = cleanup_add_mq(name)) == -1 || (child_slot = cleanup_add_child(client)) == -1)
+        die_errno("cleanup_add_mq/child %s", name);
     stop_signals_release(&saved);
-    while (waitpid(client, &status, 0) == -1)
-        if (errno != EINTR)
-            die_errno("waitpid");
-    client = -1;
+    status = reap_quietly(client);
+    cleanup_forget(child_slot);
     if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         printf("%ld crashed\n", n);
     else if (status != 0)
@@ -237,16 +212,14 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct mq_attr attr = {.mq_maxmsg = 8, .mq_msgsize = MSGSIZE};
-    struct sigaction sa = {.sa_handler = on_stop};
     struct request req, stop = {.op = OP_STOP};
     long timeout_ms = 500, n = 0;
     char *line = NULL;
     size_t cap = 0;
     struct timespec ts;
     sigset_t saved;
-
     ssize_t len;
+    pid_t server;
     bool crash;
     int c;
 
@@ -256,21 +229,17 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
 
     snprintf(server_name, sizeof server_name, "/solution_rpc_calc.%d", (int)getpid());
-    stop_signals_hold(&saved); /* until the queue is registered and the server known */
-    requests = mq_open(server_name, O_CREAT | O_EXCL | O_RDWR, 0600, &attr);
-    if (requests == (mqd_t)-1)
-        die_errno("mq_open %s", server_name);
-    if (cleanup_add_mq(server_name) == -1)
-        die_errno("cleanup_add_mq %s", server_name);
+    requests = mq_create_registered(server_name, O_RDWR, 8, MSGSIZE);
+    /* SIGINT, SIGTERM: the registry stops the server (and a client) before the queues go. */
+    stop_signals_hold(&saved); /* until the server is registered */
     if ((server = fork_or_die()) == 0) {
-        signal(SIGINT, SIG_DFL);
+        signal(SIGINT, SIG_DFL); /* the registry's handler is the parent's */
         signal(SIGTERM, SIG_DFL);
         stop_signals_release(&saved);
         run_server(requests);
     }
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    if (cleanup_add_child(server) == -1)
+        die_errno("cleanup_add_child");
     stop_signals_release(&saved);
     printf("[rpc] server pid %d on %s; calls time out after %ld ms\n", (int)server, server_name,
            timeout_ms);
@@ -284,11 +253,10 @@ int main(int argc, char *argv[])
             printf("%ld invalid\n", ++n);
     }
     free(line);
-    ts = deadline_in(5000); /* after every request sent before it */
+    ts = deadline_after_ms(5000); /* after every request sent before it */
     if (mq_timedsend(requests, (char *)&stop, sizeof stop, 0, &ts) == -1)
         die_errno("stop the server");
     reap_child(server, "rpc");
-    server = -1;
     mq_close(requests);
     return 0; /* exit() unlinks the server's queue */
 }

@@ -41,18 +41,6 @@ struct post {
 static pid_t readers[MAX_READERS];
 static int nreaders;
 
-/* The board's stop signals: stop and reap the readers, remove the queue (the
- * registry does), then die of the signal as the registry would. */
-static void on_stop(int sig)
-{
-    for (int i = 0; i < nreaders; i++)
-        if (readers[i] > 0 && kill(readers[i], SIGKILL) == 0)
-            waitpid(readers[i], NULL, 0);
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 static noreturn void run_reader(int msqid, long r)
 {
     char path[32];
@@ -128,8 +116,7 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct sigaction sa = {.sa_handler = on_stop};
-    int msqid, status, failed = 0;
+    int msqid, failed = 0;
     sigset_t saved;
     int c;
 
@@ -139,22 +126,21 @@ int main(int argc, char *argv[])
         nreaders = (int)cli_long(optarg, 1, MAX_READERS, "--readers", usage);
     cli_no_operands(argc, argv, usage);
 
-    stop_signals_hold(&saved); /* until the queue is registered and the readers known */
-    if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("msgget");
-    if (cleanup_add_sysv_msg(msqid) == -1)
-        die_errno("cleanup_add_sysv_msg");
+    msqid = sysv_msg_create();
     printf("[board] msqid %d, %d readers\n", msqid, nreaders);
-    for (int i = 0; i < nreaders; i++)
+    /* On SIGINT or SIGTERM the registry stops and reaps the readers, then removes the
+     * queue, and the board dies of the signal. */
+    stop_signals_hold(&saved); /* until the readers are registered */
+    for (int i = 0; i < nreaders; i++) {
         if ((readers[i] = fork_or_die()) == 0) {
             signal(SIGINT, SIG_DFL); /* the board's handler is not the reader's */
             signal(SIGTERM, SIG_DFL);
             stop_signals_release(&saved);
             run_reader(msqid, i + 1);
         }
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+        if (cleanup_add_child(readers[i]) == -1)
+            die_errno("cleanup_add_child");
+    }
     stop_signals_release(&saved);
 
     post_all(msqid);
@@ -164,12 +150,7 @@ int main(int argc, char *argv[])
         if (msgsnd(msqid, &end, 1, 0) == -1)
             die_errno("msgsnd");
     }
-    for (int i = 0; i < nreaders; i++) {
-        while (waitpid(readers[i], &status, 0) == -1)
-            if (errno != EINTR)
-                die_errno("waitpid");
-        readers[i] = 0;
-        failed |= status != 0;
-    }
+    for (int i = 0; i < nreaders; i++)
+        failed |= reap_quietly(readers[i]) != 0;
     return failed ? 1 : 0; /* exit() removes the queue */
 }

@@ -69,14 +69,8 @@ static int client_cpu = -1, server_cpu = -1;
 
 static void pin(int cpu)
 {
-    cpu_set_t set;
-
-    if (cpu < 0)
-        return;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) == -1)
-        die_errno("sched_setaffinity");
+    if (cpu >= 0 && pin_to_cpu(cpu) == -1)
+        die_errno("pin to CPU %d", cpu);
 }
 
 static void xfer(ssize_t got, size_t want, const char *what)
@@ -223,19 +217,13 @@ static double measure(enum variant v, long n, long warmup)
 /* Client and server on two CPUs this process may use, or both on the first. */
 static void choose_cpus(bool same_core)
 {
-    cpu_set_t allowed;
-    int found = 0;
+    int cpus[2], found = allowed_cpus(cpus, 2);
 
-    if (sched_getaffinity(0, sizeof allowed, &allowed) == -1)
+    if (found == -1)
         die_errno("sched_getaffinity");
-    for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++) {
-        if (!CPU_ISSET(cpu, &allowed))
-            continue;
-        if (found++ == 0)
-            client_cpu = server_cpu = cpu;
-        else if (!same_core)
-            server_cpu = cpu;
-    }
+    client_cpu = server_cpu = cpus[0];
+    if (found == 2 && !same_core)
+        server_cpu = cpus[1];
 }
 
 int main(int argc, char *argv[])

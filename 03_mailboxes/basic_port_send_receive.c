@@ -7,6 +7,7 @@
  * message, whole and in order.  When the sender exits, no send right is left anywhere and
  * the receive returns 0: "no senders", the port's end-of-file.
  * Guide part: theory (ports: send right, receive right, blocking and timed receive).
+ * Trace: socketpair clone sendmsg recvmsg poll wait4
  * Run: ./basic_port_send_receive [--messages N]
  */
 #define _GNU_SOURCE

@@ -28,29 +28,6 @@ static const char usage[] = "[--server PATH | --client PATH [N]]    (N calls, 1 
 
 enum { CLIENTS = 3, CALLS = 2, REQUEST = 1, ANSWER = 2, CALL_TIMEOUT_MS = 5000 };
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-    stop_signal = sig;
-}
-
-/* The stop signals stay blocked except inside ppoll(), so one that comes between the
- * flag test and the wait ends the wait instead of being missed. */
-static void catch_stop_signals(sigset_t *waiting)
-{
-    struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART */
-    sigset_t stops;
-
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    sa.sa_mask = stops;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigprocmask(SIG_BLOCK, &stops, waiting);
-}
-
 static void answer(struct mb_msg *req, int served)
 {
     struct mb_msg ans;
@@ -77,7 +54,9 @@ static noreturn void run_server(int listen_fd, const char *path)
     sigset_t waiting;
     int served = 0;
 
-    catch_stop_signals(&waiting);
+    /* SIGINT and SIGTERM set stop_signal, and stay blocked except inside ppoll(): one that
+     * comes between the flag test and the wait ends the wait instead of being missed. */
+    stop_signals_to_flag(&waiting);
     if ((port = mb_port_create(16, &service)) == NULL)
         die_errno("mb_port_create");
     printf("[server] serving on %s until SIGINT or SIGTERM\n", path);
@@ -96,8 +75,7 @@ static noreturn void run_server(int listen_fd, const char *path)
         if ((pfd[1].revents & POLLIN) && mb_receive(port, &req, 0) == 1)
             answer(&req, ++served);
     }
-    printf("[server] %s: %d requests served, leaving\n",
-           stop_signal == SIGINT ? "SIGINT" : "SIGTERM", served);
+    printf("[server] SIG%s: %d requests served, leaving\n", sigabbrev_np(stop_signal), served);
     mb_send_release(&service);
     mb_port_destroy(port);
     close(listen_fd);

@@ -162,13 +162,10 @@ static noreturn void stop_all(pid_t relay, pid_t writer, struct mb_port *done, m
 }
 
 /* With `-`, stdout carries the data alone: no "reaped" narration. */
-static void reap_quietly(pid_t pid)
+static void reap_actor(pid_t pid)
 {
-    int status;
+    int status = reap_quietly(pid);
 
-    while (waitpid(pid, &status, 0) == -1)
-        if (errno != EINTR)
-            die_errno("waitpid");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         die("an actor failed: %s", fmt_wait_status(status).s);
 }
@@ -244,8 +241,8 @@ int main(int argc, char *argv[])
         else if (errno != EINTR)
             die_errno("wait for the writer");
     memcpy(&written, m.payload, sizeof written);
-    reap_quietly(relay);
-    reap_quietly(writer);
+    reap_actor(relay);
+    reap_actor(writer);
     mb_port_destroy(done);
     if (written != read_total)
         die("%llu bytes read but %llu written", (unsigned long long)read_total,

@@ -138,7 +138,6 @@ int main(int argc, char *argv[])
     };
     long n = 20000, runs = 3;
     double pipe_rate, port_rate;
-    cpu_set_t cpus;
     int c, cpu = 0;
 
     while ((c = cli_getopt(argc, argv, "n:r:h", longopts, usage)) != -1) {
@@ -150,14 +149,8 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     /* Both processes on the first CPU we may use (the child inherits the mask). */
-    if (sched_getaffinity(0, sizeof cpus, &cpus) == -1)
-        die_errno("sched_getaffinity");
-    while (!CPU_ISSET(cpu, &cpus))
-        cpu++;
-    CPU_ZERO(&cpus);
-    CPU_SET(cpu, &cpus);
-    if (sched_setaffinity(0, sizeof cpus, &cpus) == -1)
-        die_errno("sched_setaffinity");
+    if (allowed_cpus(&cpu, 1) != 1 || pin_to_cpu(cpu) == -1)
+        die_errno("pin to the first allowed CPU");
     printf("[rtt] both processes on CPU %d; %ld round trips a run, median of %ld, after %ld "
            "of warm-up\n",
            cpu, n, runs, n / 10);

@@ -113,18 +113,9 @@ static struct arena *create_arena(const char *name)
 {
     pthread_mutexattr_t attr;
     struct arena *a;
-    sigset_t saved;
     int fd;
 
-    stop_signals_hold(&saved);
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd == -1)
-        die_errno("shm_open %s", name);
-    if (cleanup_add_shm(name) == -1)
-        die_errno("cleanup_add_shm");
-    stop_signals_release(&saved);
-    if (ftruncate(fd, ARENA_SIZE) == -1)
-        die_errno("ftruncate");
+    fd = shm_create_registered(name, ARENA_SIZE); /* the offsets are the lesson, not this */
     a = map_arena(fd, NULL);
     close(fd);
     pthread_mutexattr_init(&attr);

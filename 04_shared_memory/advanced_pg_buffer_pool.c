@@ -3,16 +3,18 @@
  * Real-world pattern: PostgreSQL (src/backend/storage/buffer/: bufmgr.c, buf_table.c,
  * freelist.c and their README).  Every backend process maps one shared segment holding fixed
  * 8 KiB page slots, a descriptor per slot, and a hash table from page tag to slot split into
- * partitions, each under its own lock.  A descriptor's refcount, usage count and header-lock
+ * partitions, each under its own lock (pg_buf_table.c, as PostgreSQL keeps it in
+ * buf_table.c).  A descriptor's refcount, usage count and header-lock
  * bit share one atomic word, so a pin is one compare-and-swap.  A miss takes a victim by the
  * clock sweep: skip pinned slots, decrement usage counts, take the first at 0.  Left out: the
  * I/O-in-progress wait, dirty pages and writes, ring strategies, LWLock queues (pthread
- * rwlocks here) and the 128 partitions (4 here).
+ * rwlocks here).
  * Guide part: real-world (shared memory caches in databases).
  * Run: ./advanced_pg_buffer_pool [--backends N] [--reads N]
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "pg_buf_table.h"
 #include "proc.h"
 
 #include <pthread.h>
@@ -29,9 +31,7 @@ static const char usage[] = "[--backends N] [--reads N]    (backends 1-8, reads 
 #define NBUFFERS 16
 #define NBLOCKS 64 /* the "relation" is bigger than the pool: misses and evictions */
 #define PAGE_SIZE 8192
-#define PARTITIONS 4
-#define SLOTS_PER_PARTITION NBUFFERS /* open addressing, never more than NBUFFERS entries */
-#define PINNED_BLOCK 7               /* backend 1 keeps this one pinned all the time */
+#define PINNED_BLOCK 7 /* backend 1 keeps this one pinned all the time */
 
 /* The state word, as in buf_internals.h: refcount low, usage count above, a lock bit. */
 #define REFCOUNT_ONE 1u
@@ -40,22 +40,16 @@ static const char usage[] = "[--backends N] [--reads N]    (backends 1-8, reads 
 #define USAGE_MASK (0xfu << 18)
 #define MAX_USAGE 5 /* BM_MAX_USAGE_COUNT */
 #define HDR_LOCKED (1u << 22)
-#define NO_TAG (-1)
+#define NO_TAG BUF_TABLE_NO_TAG
 
 struct buffer_desc {
     alignas(64) atomic_uint state;
     int tag; /* the block held; changed only with the header lock and no other pin */
 };
 
-struct partition {
-    pthread_rwlock_t lock;
-    int tag[SLOTS_PER_PARTITION]; /* NO_TAG = empty */
-    int buf[SLOTS_PER_PARTITION];
-};
-
 struct pool {
     struct buffer_desc desc[NBUFFERS];
-    struct partition part[PARTITIONS];
+    struct buf_table table;  /* block -> buffer, partitioned (pg_buf_table.c) */
     atomic_uint next_victim; /* the clock hand */
     atomic_ulong hits, misses, evictions, pinned_skips;
     alignas(4096) unsigned char pages[NBUFFERS][PAGE_SIZE];
@@ -63,19 +57,25 @@ struct pool {
 
 static struct pool *pool;
 
+/* WaitBufHdrUnlocked: the state word once no one holds the header lock. */
+static unsigned wait_unlocked(struct buffer_desc *d, unsigned old)
+{
+    while (old & HDR_LOCKED) {
+        sched_yield();
+        old = atomic_load(&d->state);
+    }
+    return old;
+}
+
+/* LockBufHdr: set the lock bit by CAS once it is clear; returns the locked word. */
 static unsigned lock_header(struct buffer_desc *d)
 {
     unsigned old = atomic_load(&d->state);
 
-    for (;;) {
-        if ((old & HDR_LOCKED) == 0 &&
-            atomic_compare_exchange_weak(&d->state, &old, old | HDR_LOCKED))
-            return old | HDR_LOCKED;
-        if (old & HDR_LOCKED) {
-            sched_yield();
-            old = atomic_load(&d->state);
-        }
-    }
+    do
+        old = wait_unlocked(d, old);
+    while (!atomic_compare_exchange_weak(&d->state, &old, old | HDR_LOCKED));
+    return old | HDR_LOCKED;
 }
 
 static void unlock_header(struct buffer_desc *d, unsigned state)
@@ -89,10 +89,7 @@ static void pin(struct buffer_desc *d)
     unsigned old = atomic_load(&d->state), new;
 
     do {
-        while (old & HDR_LOCKED) {
-            sched_yield();
-            old = atomic_load(&d->state);
-        }
+        old = wait_unlocked(d, old);
         new = old + REFCOUNT_ONE;
         if ((old & USAGE_MASK) < MAX_USAGE * USAGE_ONE)
             new += USAGE_ONE;
@@ -105,37 +102,9 @@ static void unpin(struct buffer_desc *d)
 {
     unsigned old = atomic_load(&d->state);
 
-    do {
-        while (old & HDR_LOCKED) {
-            sched_yield();
-            old = atomic_load(&d->state);
-        }
-    } while (!atomic_compare_exchange_weak(&d->state, &old, old - REFCOUNT_ONE));
-}
-
-static struct partition *partition_of(int tag)
-{
-    return &pool->part[(unsigned)tag * 2654435761u % PARTITIONS];
-}
-
-static int table_find(struct partition *p, int tag)
-{
-    for (int i = 0; i < SLOTS_PER_PARTITION; i++)
-        if (p->tag[i] == tag)
-            return p->buf[i];
-    return -1;
-}
-
-static void table_set(struct partition *p, int old_tag, int tag, int buf)
-{
-    for (int i = 0; i < SLOTS_PER_PARTITION; i++) {
-        if (p->tag[i] == old_tag) {
-            p->tag[i] = tag;
-            p->buf[i] = buf;
-            return;
-        }
-    }
-    die("buffer mapping partition full"); /* cannot happen: NBUFFERS entries at most */
+    do
+        old = wait_unlocked(d, old);
+    while (!atomic_compare_exchange_weak(&d->state, &old, old - REFCOUNT_ONE));
 }
 
 /* StrategyGetBuffer's clock sweep: returns a slot pinned by us, header unlocked. */
@@ -158,51 +127,31 @@ static int clock_sweep(void)
     }
 }
 
-/* "Reads the block from disk": its contents follow from its number. */
-static void load_page(unsigned char *page, int block)
+/* The relation "on disk": byte i of a block follows from the block's number. */
+static unsigned char block_byte(int block, int i)
 {
-    for (int i = 0; i < PAGE_SIZE; i++)
-        page[i] = (unsigned char)(block * 31 + i);
+    return (unsigned char)(block * 31 + i);
 }
 
 /* Samples every 256th byte and the last: enough to catch a page of another block. */
 static bool page_ok(const unsigned char *page, int block)
 {
     for (int i = 0; i < PAGE_SIZE; i += 256)
-        if (page[i] != (unsigned char)(block * 31 + i))
+        if (page[i] != block_byte(block, i))
             return false;
-    return page[PAGE_SIZE - 1] == (unsigned char)(block * 31 + PAGE_SIZE - 1);
-}
-
-static void lock_two(struct partition *a, struct partition *b)
-{
-    if (a > b) { /* one global order: no deadlock between two misses */
-        struct partition *t = a;
-        a = b;
-        b = t;
-    }
-    pthread_rwlock_wrlock(&a->lock);
-    if (b != a)
-        pthread_rwlock_wrlock(&b->lock);
-}
-
-static void unlock_two(struct partition *a, struct partition *b)
-{
-    pthread_rwlock_unlock(&a->lock);
-    if (b != a)
-        pthread_rwlock_unlock(&b->lock);
+    return page[PAGE_SIZE - 1] == block_byte(block, PAGE_SIZE - 1);
 }
 
 /* ReadBuffer: returns the slot holding `block`, pinned. */
 static int read_buffer(int block)
 {
-    struct partition *p = partition_of(block);
+    struct buf_partition *p = buf_table_partition(&pool->table, block);
 
     for (;;) {
         int b;
 
         pthread_rwlock_rdlock(&p->lock); /* a hit pins under the shared partition lock */
-        b = table_find(p, block);
+        b = buf_table_lookup(p, block);
         if (b >= 0) {
             pin(&pool->desc[b]);
             pthread_rwlock_unlock(&p->lock);
@@ -213,26 +162,30 @@ static int read_buffer(int block)
 
         b = clock_sweep();
         struct buffer_desc *d = &pool->desc[b];
-        struct partition *old = d->tag == NO_TAG ? p : partition_of(d->tag);
+        struct buf_partition *old =
+            d->tag == NO_TAG ? p : buf_table_partition(&pool->table, d->tag);
 
-        lock_two(old, p); /* the page is loaded under them: PG waits on BM_IO_IN_PROGRESS */
+        buf_table_lock_two(old,
+                           p); /* the page is loaded under them: PG waits on BM_IO_IN_PROGRESS */
         unsigned st = lock_header(d);
-        if ((st & REFCOUNT_MASK) != REFCOUNT_ONE || table_find(p, block) >= 0) {
+        if ((st & REFCOUNT_MASK) != REFCOUNT_ONE || buf_table_lookup(p, block) >= 0) {
             /* Someone pinned our victim, or loaded the block first: start again. */
             unlock_header(d, st);
-            unlock_two(old, p);
+            buf_table_unlock_two(old, p);
             unpin(d);
             continue;
         }
         if (d->tag != NO_TAG) {
-            table_set(old, d->tag, NO_TAG, -1);
+            buf_table_delete(old, d->tag);
             atomic_fetch_add(&pool->evictions, 1);
         }
         d->tag = block;
-        load_page(pool->pages[b], block);
-        table_set(p, NO_TAG, block, b);
+        for (int i = 0; i < PAGE_SIZE; i++) /* "reads the block from disk" */
+            pool->pages[b][i] = block_byte(block, i);
+        if (buf_table_insert(p, block, b) == -1)
+            die("buffer mapping partition full"); /* cannot be: NBUFFERS entries at most */
         unlock_header(d, (st & ~USAGE_MASK) | USAGE_ONE);
-        unlock_two(old, p);
+        buf_table_unlock_two(old, p);
         atomic_fetch_add(&pool->misses, 1);
         return b;
     }
@@ -240,19 +193,14 @@ static int read_buffer(int block)
 
 static void init_pool(void)
 {
-    pthread_rwlockattr_t attr;
+    int err;
 
     pool = mmap(NULL, sizeof *pool, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (pool == MAP_FAILED)
         die_errno("mmap");
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    for (int i = 0; i < PARTITIONS; i++) {
-        pthread_rwlock_init(&pool->part[i].lock, &attr);
-        for (int j = 0; j < SLOTS_PER_PARTITION; j++)
-            pool->part[i].tag[j] = NO_TAG;
-    }
-    pthread_rwlockattr_destroy(&attr);
+    err = buf_table_init(&pool->table);
+    if (err != 0)
+        die("buf_table_init: %s", strerror(err));
     for (int b = 0; b < NBUFFERS; b++)
         pool->desc[b].tag = NO_TAG;
 }
@@ -310,7 +258,7 @@ int main(int argc, char *argv[])
     init_pool();
     printf("[postmaster] shared pool: %d buffers of %d KiB, %d partitions of the mapping "
            "table, a relation of %d blocks\n",
-           NBUFFERS, PAGE_SIZE / 1024, PARTITIONS, NBLOCKS);
+           NBUFFERS, PAGE_SIZE / 1024, BUF_TABLE_PARTITIONS, NBLOCKS);
     for (long i = 0; i < backends; i++) {
         pids[i] = fork_or_die();
         if (pids[i] == 0)

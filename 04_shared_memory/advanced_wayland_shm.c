@@ -6,9 +6,10 @@
  * and pixel format.  Each frame the client draws into a free buffer, attaches and commits it;
  * the compositor maps the pool and reads the pixels in place, and sends wl_buffer.release once
  * it no longer needs a buffer: only then may the client draw into it again, hence two buffers.
- * The pool is sealed against shrinking (as libwayland's cursor helper does), so a compositor
- * cannot get SIGBUS from a client that truncates it.  Left out: the wire format, object ids
- * and the registry, wl_surface damage and frame callbacks, pool resize.
+ * The pool is sealed against shrinking (F_SEAL_SHRINK | F_SEAL_SEAL, as the Wayland backends of
+ * GLFW and Qt do), so a compositor cannot get SIGBUS from a client that truncates it.  Left
+ * out: the wire format, object ids and the registry, wl_surface damage and frame callbacks,
+ * pool resize.
  * Guide part: real-world (shared-memory buffers between a client and a display server).
  * Run: ./advanced_wayland_shm [--frames N]
  */

@@ -12,11 +12,11 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "io.h"
+#include "pair.h"
 #include "proc.h"
 #include "stats.h"
 #include "timing.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,7 +31,6 @@ struct handoff { /* what crosses the pipe in the zero-copy version */
 };
 
 static size_t size = 64 << 20;
-static int cpu_of[2], ncpus; /* the first two CPUs we may run on */
 
 static void *map_anon(size_t len, int sharing)
 {
@@ -40,18 +39,6 @@ static void *map_anon(size_t len, int sharing)
     if (p == MAP_FAILED)
         die_errno("mmap %zu bytes", len);
     return p;
-}
-
-static void pin_to(int which)
-{
-    cpu_set_t set;
-
-    if (ncpus < 2)
-        return;
-    CPU_ZERO(&set);
-    CPU_SET(cpu_of[which], &set);
-    if (sched_setaffinity(0, sizeof set, &set) == -1)
-        die_errno("sched_setaffinity");
 }
 
 /* The "work" of producing: 8-byte words that depend on their position and the run. */
@@ -88,7 +75,7 @@ static uint64_t run_shared(uint64_t *shared, uint64_t run)
     consumer = fork_or_die();
     if (consumer == 0) {
         close(fds[1]);
-        pin_to(1);
+        pair_pin(1);
         if (read_full(fds[0], &h, sizeof h) != sizeof h)
             die("no handoff descriptor");
         if (checksum(shared + h.offset / 8, h.length / 8) != h.checksum)
@@ -120,7 +107,7 @@ static uint64_t run_pipe(uint64_t *chunk, uint64_t run)
         uint64_t got = 0, expected;
 
         close(fds[1]);
-        pin_to(1);
+        pair_pin(1);
         for (size_t done = 0; done < size; done += CHUNK) {
             if (read_full(fds[0], chunk, CHUNK) != CHUNK)
                 die("short pipe data");
@@ -143,26 +130,6 @@ static uint64_t run_pipe(uint64_t *chunk, uint64_t run)
     if (reap_child(consumer, "parent") != 0)
         die("the pipe consumer failed");
     return elapsed_ns(start);
-}
-
-static void find_cpus(void)
-{
-    cpu_set_t set;
-
-    if (sched_getaffinity(0, sizeof set, &set) == -1)
-        die_errno("sched_getaffinity");
-    for (int c = 0; c < CPU_SETSIZE && ncpus < 2; c++)
-        if (CPU_ISSET(c, &set))
-            cpu_of[ncpus++] = c;
-}
-
-static double median_of(double *samples, long n)
-{
-    struct stats st;
-
-    if (stats_compute(samples, (size_t)n, &st) == -1)
-        die_errno("stats_compute");
-    return st.p50;
 }
 
 int main(int argc, char *argv[])
@@ -188,15 +155,14 @@ int main(int argc, char *argv[])
     cli_no_operands(argc, argv, usage);
     if (size % CHUNK != 0)
         die_usage(usage, "--size must be a multiple of 1 MiB");
-    find_cpus();
-    pin_to(0);
+    pair_pin(0);
 
     shared = map_anon(size, MAP_SHARED); /* page-aligned, as mmap always is */
     chunk = map_anon(CHUNK, MAP_PRIVATE);
     printf("[parent] %s produced once and checked by another process; %s; median of %ld runs "
            "after a warm-up of each\n",
-           fmt_bytes(size).s, ncpus >= 2 ? "producer and consumer pinned to two CPUs" : "one CPU",
-           runs);
+           fmt_bytes(size).s,
+           pair_cpus() >= 2 ? "producer and consumer pinned to two CPUs" : "one CPU", runs);
     for (long r = -1; r < runs; r++) {
         double s = (double)run_shared(shared, (uint64_t)(r + 2));
         double p = (double)run_pipe(chunk, (uint64_t)(r + 2));
@@ -206,7 +172,11 @@ int main(int argc, char *argv[])
             pipe_ns[r] = p;
         }
     }
-    double s_med = median_of(shared_ns, runs), p_med = median_of(pipe_ns, runs);
+    struct stats s_st, p_st; /* medians; runs >= 1, so stats_compute cannot fail */
+
+    stats_compute(shared_ns, (size_t)runs, &s_st);
+    stats_compute(pipe_ns, (size_t)runs, &p_st);
+    double s_med = s_st.p50, p_med = p_st.p50;
 
     printf("[parent] shared memory: payload bytes copied 0, %zu bytes of descriptor; %s (%s)\n",
            sizeof(struct handoff), fmt_duration(s_med).s, fmt_rate(size, (uint64_t)s_med).s);

@@ -6,6 +6,7 @@
  * message.  On Linux the name is a file in the tmpfs at /dev/shm; shm_unlink() removes the name,
  * and the pages live on until the last mapping goes.
  * Guide part: theory (POSIX shared memory: shm_open, ftruncate, mmap, shm_unlink).
+ * Trace: openat ftruncate mmap munmap unlink clone wait4
  * Run: ./basic_posix_shm
  *      two terminals: ./basic_posix_shm --writer /demo     (creates /dev/shm/demo, waits)
  *                     ./basic_posix_shm --reader /demo     (prints the message, answers)

@@ -10,10 +10,10 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "pair.h"
 #include "proc.h"
 #include "timing.h"
 
-#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -40,30 +40,6 @@ union layouts {
     struct padded_counters padded;
 };
 
-static int cpus[2]; /* the CPUs we pin the two processes to */
-static int ncpus;
-
-static void find_cpus(void)
-{
-    cpu_set_t set;
-
-    if (sched_getaffinity(0, sizeof set, &set) == -1)
-        die_errno("sched_getaffinity");
-    for (int c = 0; c < CPU_SETSIZE && ncpus < 2; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[ncpus++] = c;
-}
-
-static void pin_to(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) == -1)
-        die_errno("sched_setaffinity %d", cpu);
-}
-
 static void count(atomic_long *counter, long iterations)
 {
     for (long i = 0; i < iterations; i++)
@@ -79,7 +55,7 @@ static uint64_t time_counting(atomic_long *counters[2], int procs, long iteratio
     for (int i = 0; i < procs; i++) {
         pids[i] = fork_or_die();
         if (pids[i] == 0) {
-            pin_to(cpus[i % ncpus]);
+            pair_pin(i);
             count(counters[i], iterations);
             exit(0);
         }
@@ -114,7 +90,6 @@ int main(int argc, char *argv[])
             iterations = cli_long(optarg, 1000, 100000000, "--iterations", usage);
     }
     cli_no_operands(argc, argv, usage);
-    find_cpus();
 
     mem = mmap(NULL, sizeof *mem, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) /* page-aligned, so offsets are cache-line positions */
@@ -125,11 +100,12 @@ int main(int argc, char *argv[])
     off_b = (size_t)((char *)counters[1] - (char *)mem);
     printf("[parent] counters at offsets %zu and %zu: %s\n", off_a, off_b,
            off_a / LINE == off_b / LINE ? "the SAME 64-byte cache line" : "different cache lines");
-    if (ncpus < 2)
+    if (pair_cpus() < 2)
         printf("[parent] only one CPU is allowed: the processes take turns and the line never "
                "bounces, so the times below show no difference\n");
     else
-        printf("[parent] process 1 pinned to CPU %d, process 2 to CPU %d\n", cpus[0], cpus[1]);
+        printf("[parent] process 1 pinned to CPU %d, process 2 to CPU %d\n", pair_cpu(0),
+               pair_cpu(1));
 
     alone = time_counting(counters, 1, iterations);
     printf("[parent] one process, %ld increments alone: %s\n", iterations,

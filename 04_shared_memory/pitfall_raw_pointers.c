@@ -137,7 +137,6 @@ static noreturn void run_reader(const char *name, struct arena *inherited, bool 
 int main(int argc, char *argv[])
 {
     struct arena *a;
-    sigset_t saved;
     char name[64];
     bool fixed;
     pid_t reader;
@@ -147,15 +146,7 @@ int main(int argc, char *argv[])
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
 
     snprintf(name, sizeof name, "/pitfall_raw_pointers.%d", (int)getpid());
-    stop_signals_hold(&saved);
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd == -1)
-        die_errno("shm_open %s", name);
-    if (cleanup_add_shm(name) == -1)
-        die_errno("cleanup_add_shm");
-    stop_signals_release(&saved);
-    if (ftruncate(fd, ARENA_SIZE) == -1)
-        die_errno("ftruncate");
+    fd = shm_create_registered(name, ARENA_SIZE); /* the offsets are the lesson, not this */
     a = map_arena(fd, NULL);
     close(fd);
     build_list(a);

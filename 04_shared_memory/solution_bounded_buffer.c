@@ -11,7 +11,9 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "io.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <semaphore.h>
@@ -40,19 +42,6 @@ struct buffer {
     atomic_int consumer_failed;
     struct slot slots[];
 };
-
-static pid_t consumer = -1;
-
-static void on_stop(int sig)
-{
-    if (consumer > 0) {
-        kill(consumer, SIGTERM);
-        while (waitpid(consumer, NULL, 0) == -1 && errno == EINTR)
-            ;
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
 
 static void wait_sem(sem_t *s)
 {
@@ -129,18 +118,19 @@ int main(int argc, char *argv[])
     long nslots = 8;
     size_t size;
     struct buffer *b;
-    struct sigaction sa;
-    sigset_t stops, saved;
+    sigset_t saved;
+    pid_t consumer;
     int opt, status;
     bool ok;
 
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
         nslots = cli_long(optarg, 1, 64, "--slots", usage);
-    if (optind < argc && strcmp(argv[optind], "-") == 0)
-        optind++;
-    else
+    bool from_stdin = optind < argc && strcmp(argv[optind], "-") == 0;
+
+    optind += from_stdin;
+    cli_no_operands(argc, argv, usage); /* before the demo's narration: nothing on stdout */
+    if (!from_stdin)
         demo_input();
-    cli_no_operands(argc, argv, usage);
 
     size = sizeof *b + (size_t)nslots * sizeof(struct slot);
     b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -149,29 +139,18 @@ int main(int argc, char *argv[])
     if (sem_init(&b->empty, 1, (unsigned)nslots) == -1 || sem_init(&b->full, 1, 0) == -1)
         die_errno("sem_init");
 
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGTERM);
-    sigaddset(&stops, SIGINT);
-    sigprocmask(SIG_BLOCK, &stops, &saved);
-    fflush(stdout);
-    consumer = fork();
-    if (consumer == -1)
-        die_errno("fork");
+    stop_signals_hold(&saved); /* a stop signal before the registry knows the consumer waits */
+    consumer = fork_or_die();
     if (consumer == 0) {
-        sigprocmask(SIG_SETMASK, &saved, NULL);
+        stop_signals_release(&saved);
         run_consumer(b, nslots);
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigfillset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &saved, NULL);
+    if (cleanup_add_child(consumer) == -1) /* stopped: SIGTERM it, reap it, then die */
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
 
     ok = produce(b, nslots);
-    while (waitpid(consumer, &status, 0) == -1)
-        if (errno != EINTR)
-            die_errno("waitpid");
+    status = reap_quietly(consumer);
     sem_destroy(&b->empty);
     sem_destroy(&b->full);
     munmap(b, size);

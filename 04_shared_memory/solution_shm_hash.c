@@ -6,7 +6,8 @@
  * each even-numbered one to a second process, started with fork() and execve() of this same
  * program, which opens the object by name, maps it wherever its own address space puts it,
  * runs the command on the same table and prints the answer.  Two process-shared semaphores
- * in the object pass the turn back and forth.
+ * in the object pass the turn back and forth; a command crosses parsed, never as raw text, so
+ * no line is cut to fit.
  * Guide part: exercise 3 (intermediate).
  * Run: ./solution_shm_hash - < commands       (put KEY VALUE | get KEY | del KEY, one a line)
  *      ./solution_shm_hash                    (a demonstration on built-in commands)
@@ -15,6 +16,7 @@
 #include "common.h"
 #include "cleanup.h"
 #include "io.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +42,19 @@ struct node {
     char value[VALUE_MAX + 1];
 };
 
+/* A command, parsed by the process that read the line and run by the one whose turn it is. */
+enum verb { BAD, PUT, GET, DEL };
+
+struct command {
+    enum verb verb;
+    char key[KEY_MAX + 1];
+    char value[VALUE_MAX + 1];
+};
+
 struct table {
     sem_t second_turn, first_turn;
     int quit;
-    char command[256]; /* the command handed to the second process */
+    struct command command; /* the command handed to the second process */
     uint64_t free_list;
     uint64_t bucket[BUCKETS];
     struct node nodes[NODES];
@@ -73,60 +84,56 @@ static uint64_t *find_link(struct table *t, const char *key)
     return link;
 }
 
-static void answer(const char *text)
-{
-    if (write_full(STDOUT_FILENO, text, strlen(text)) == -1) /* one write per answer */
-        die_errno("write to stdout");
-}
-
-static void run_command(struct table *t, char *line)
+/* Any line that is not exactly one well-formed command is BAD: its answer is "error". */
+static struct command parse(char *line)
 {
     char *verb = strtok(line, " \t\n"), *key = strtok(NULL, " \t\n");
     char *value = strtok(NULL, " \t\n"), *extra = strtok(NULL, " \t\n");
-    bool is_put = verb != NULL && strcmp(verb, "put") == 0;
+    struct command c = {.verb = BAD};
 
-    if (verb == NULL || key == NULL || extra != NULL || strlen(key) > KEY_MAX ||
-        (is_put && (value == NULL || strlen(value) > VALUE_MAX)) || (!is_put && value != NULL)) {
-        answer("error\n");
-        return;
-    }
-    uint64_t *link = find_link(t, key);
+    if (verb == NULL || key == NULL || extra != NULL || strlen(key) > KEY_MAX)
+        return c;
+    if (strcmp(verb, "put") == 0 && value != NULL && strlen(value) <= VALUE_MAX)
+        c.verb = PUT;
+    else if (strcmp(verb, "get") == 0 && value == NULL)
+        c.verb = GET;
+    else if (strcmp(verb, "del") == 0 && value == NULL)
+        c.verb = DEL;
+    snprintf(c.key, sizeof c.key, "%s", key);
+    snprintf(c.value, sizeof c.value, "%s", c.verb == PUT ? value : "");
+    return c;
+}
+
+static void run_command(struct table *t, const struct command *c)
+{
+    uint64_t *link = find_link(t, c->key);
     struct node *n = at(t, *link);
+    char reply[128] = "error\n";
 
-    if (is_put) {
-        if (n == NULL && t->free_list == 0) {
-            answer("full\n");
-            return;
-        }
-        if (n == NULL) {
+    if (c->verb == PUT && n == NULL && t->free_list == 0) {
+        snprintf(reply, sizeof reply, "full\n");
+    } else if (c->verb == PUT) {
+        if (n == NULL) { /* a new key: the first free node joins the chain */
             *link = t->free_list;
             n = at(t, *link);
             t->free_list = n->next;
             n->next = 0;
-            snprintf(n->key, sizeof n->key, "%s", key);
+            snprintf(n->key, sizeof n->key, "%s", c->key);
         }
-        snprintf(n->value, sizeof n->value, "%s", value);
-        answer("ok\n");
-    } else if (strcmp(verb, "get") == 0) {
-        char text[128];
-
-        if (n != NULL)
-            snprintf(text, sizeof text, "%s %s\n", key, n->value);
-        else
-            snprintf(text, sizeof text, "%s not found\n", key);
-        answer(text);
-    } else if (strcmp(verb, "del") == 0) {
-        if (n == NULL) {
-            answer("not found\n");
-            return;
-        }
-        *link = n->next;
+        snprintf(n->value, sizeof n->value, "%s", c->value);
+        snprintf(reply, sizeof reply, "ok\n");
+    } else if (c->verb == GET) {
+        snprintf(reply, sizeof reply, "%s %s\n", c->key, n != NULL ? n->value : "not found");
+    } else if (c->verb == DEL && n == NULL) {
+        snprintf(reply, sizeof reply, "not found\n");
+    } else if (c->verb == DEL) {
+        *link = n->next; /* unlinked, and its node back on the free list */
         n->next = t->free_list;
         t->free_list = (uint64_t)((char *)n - (char *)t);
-        answer("deleted\n");
-    } else {
-        answer("error\n");
+        snprintf(reply, sizeof reply, "deleted\n");
     }
+    if (write_full(STDOUT_FILENO, reply, strlen(reply)) == -1) /* one write() per answer */
+        die_errno("write to stdout");
 }
 
 static void wait_turn(sem_t *s)
@@ -140,21 +147,14 @@ static void wait_turn(sem_t *s)
 static void wait_for_second(sem_t *s, pid_t pid)
 {
     for (;;) {
-        struct timespec deadline;
+        struct timespec deadline = deadline_after_ms(100);
 
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_nsec += 100000000;
-        if (deadline.tv_nsec >= 1000000000) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000;
-        }
         if (sem_timedwait(s, &deadline) == 0)
             return;
         if (errno != ETIMEDOUT && errno != EINTR)
             die_errno("sem_timedwait");
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
             die("the second process died");
-        }
     }
 }
 
@@ -174,45 +174,18 @@ static int run_second(const char *name)
         wait_turn(&t->second_turn);
         if (t->quit)
             break;
-        run_command(t, t->command);
+        run_command(t, &t->command);
         sem_post(&t->first_turn);
     }
     munmap(t, sizeof *t);
     return 0;
 }
 
-static pid_t second = -1;
-static char self_path[4096]; /* this program, to run it again as the second process */
-
-/* SIGTERM/SIGINT: stop and reap the second process, remove the name, die of the signal. */
-static void on_stop(int sig)
-{
-    if (second > 0) {
-        kill(second, SIGTERM);
-        while (waitpid(second, NULL, 0) == -1 && errno == EINTR)
-            ;
-    }
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
 static struct table *create_table(const char *name)
 {
-    struct table *t;
-    sigset_t saved;
-    int fd;
+    int fd = shm_create_registered(name, sizeof(struct table));
+    struct table *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
-    stop_signals_hold(&saved);
-    fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-    if (fd == -1)
-        die_errno("shm_open %s", name);
-    if (cleanup_add_shm(name) == -1)
-        die_errno("cleanup_add_shm");
-    stop_signals_release(&saved);
-    if (ftruncate(fd, sizeof *t) == -1)
-        die_errno("ftruncate");
-    t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (t == MAP_FAILED)
         die_errno("mmap");
     close(fd);
@@ -225,46 +198,45 @@ static struct table *create_table(const char *name)
     return t;
 }
 
-static void start_second(const char *name)
+/* The second process: this program again, in a fresh address space, under the registry. */
+static pid_t start_second(const char *name)
 {
-    struct sigaction sa;
-    sigset_t stops, saved;
+    char self[4096]; /* readlink, not "/proc/self/exe" itself: under valgrind that is valgrind */
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    sigset_t saved;
+    pid_t pid;
 
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGTERM);
-    sigaddset(&stops, SIGINT);
-    sigprocmask(SIG_BLOCK, &stops, &saved);
-    second = fork();
-    if (second == -1)
+    if (len <= 0)
+        die_errno("readlink /proc/self/exe");
+    self[len] = '\0';
+    stop_signals_hold(&saved);
+    pid = fork();
+    if (pid == -1)
         die_errno("fork");
-    if (second == 0) {
+    if (pid == 0) {
         char *args[] = {(char *)"solution_shm_hash", (char *)"--second", (char *)name, NULL};
 
-        sigprocmask(SIG_SETMASK, &saved, NULL);
-        execv(self_path, args); /* a fresh address space: the table maps elsewhere */
+        stop_signals_release(&saved);
+        execv(self, args);
         _exit(127);
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigfillset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigprocmask(SIG_SETMASK, &saved, NULL);
+    if (cleanup_add_child(pid) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
+    return pid;
 }
 
-static void demo_input(void)
+static FILE *demo_input(void)
 {
-    static const char text[] = "put apple red\nput kiwi green\nget apple\nget kiwi\n"
-                               "del apple\nget apple\n";
-    int fd = memfd_create("demo-commands", MFD_CLOEXEC);
+    static char text[] = "put apple red\nput kiwi green\nget apple\nget kiwi\n"
+                         "del apple\nget apple\n";
+    FILE *in = fmemopen(text, sizeof text - 1, "r");
 
-    if (fd == -1 || write_full(fd, text, sizeof text - 1) == -1 || lseek(fd, 0, SEEK_SET) == -1)
-        die_errno("demo input");
-    if (dup2(fd, STDIN_FILENO) == -1)
-        die_errno("dup2");
-    close(fd);
+    if (in == NULL)
+        die_errno("fmemopen");
     printf("[demo] six commands; the odd ones run here, the even ones in a second process\n");
     fflush(stdout);
+    return in;
 }
 
 int main(int argc, char *argv[])
@@ -277,35 +249,35 @@ int main(int argc, char *argv[])
     char name[64], *line = NULL;
     size_t cap = 0;
     struct table *t;
+    pid_t second;
+    FILE *in;
     long number = 0;
     int opt, status;
 
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
         return run_second(optarg); /* only this program starts itself that way */
-    if (optind < argc && strcmp(argv[optind], "-") == 0)
-        optind++;
-    else
-        demo_input();
+    bool from_stdin = optind < argc && strcmp(argv[optind], "-") == 0;
+
+    optind += from_stdin;
     cli_no_operands(argc, argv, usage);
-
-    ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
-
-    if (len <= 0)
-        die_errno("readlink /proc/self/exe");
-    self_path[len] = '\0';
+    in = from_stdin ? stdin : demo_input();
     snprintf(name, sizeof name, "/solution_shm_hash.%d", (int)getpid());
     t = create_table(name);
-    start_second(name);
-    while (getline(&line, &cap, stdin) != -1) {
+    second = start_second(name);
+    while (getline(&line, &cap, in) != -1) {
+        struct command c = parse(line);
+
         if (++number % 2 == 1) {
-            run_command(t, line);
+            run_command(t, &c);
             continue;
         }
-        snprintf(t->command, sizeof t->command, "%s", line);
+        t->command = c;
         sem_post(&t->second_turn);
         wait_for_second(&t->first_turn, second);
     }
     free(line);
+    if (in != stdin)
+        fclose(in);
     t->quit = 1;
     sem_post(&t->second_turn);
     while (waitpid(second, &status, 0) == -1)

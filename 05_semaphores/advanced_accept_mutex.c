@@ -165,14 +165,10 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    union {
-        int val;
-    } one = {.val = 1};
     char dir[256], path[300], what[32];
     pid_t pids[CHILDREN], parent = getpid();
     struct scoreboard *sb;
     long requests = 12;
-    sigset_t saved;
     int listen_fd, c;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
@@ -186,14 +182,7 @@ int main(int argc, char *argv[])
     make_temp_dir(dir, sizeof dir, "advanced_accept_mutex");
     snprintf(path, sizeof path, "%s/httpd.sock", dir);
     listen_fd = listen_on(path);
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    if ((mutex_semid = semget(IPC_PRIVATE, 1, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(mutex_semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
-    if (semctl(mutex_semid, 0, SETVAL, one) == -1)
-        die_errno("semctl SETVAL");
+    mutex_semid = sysv_sem_create(1, (const unsigned short[]){1}); /* one semaphore, value 1 */
     printf("[parent] listening on %s; accept mutex: System V set %d, value 1\n", path, mutex_semid);
 
     for (int i = 0; i < CHILDREN; i++)

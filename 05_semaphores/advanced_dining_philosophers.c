@@ -40,24 +40,10 @@ struct table {
 static int create_forks(int n)
 {
     unsigned short ones[MAX_PHILOSOPHERS];
-    union {
-        unsigned short *array;
-    } arg = {.array = ones};
-    sigset_t saved;
-    int semid;
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    semid = semget(IPC_PRIVATE, n, IPC_CREAT | IPC_EXCL | 0600);
-    if (semid == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
     for (int i = 0; i < n; i++)
         ones[i] = 1; /* every fork is on the table */
-    if (semctl(semid, 0, SETALL, arg) == -1)
-        die_errno("semctl SETALL");
-    return semid;
+    return sysv_sem_create(n, ones);
 }
 
 /* Both forks of philosopher `i`, taken (delta -1) or put back (+1) in one atomic semop. */

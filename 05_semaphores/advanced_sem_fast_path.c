@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "proc.h"
 #include "cleanup.h"
 #include "stats.h"
 #include "timing.h"
@@ -86,13 +87,8 @@ static double time_way(enum way w, long pairs)
 static int pin_to_current_cpu(void)
 {
     int cpu = sched_getcpu();
-    cpu_set_t one;
 
-    if (cpu < 0)
-        return -1;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
+    return cpu >= 0 && pin_to_cpu(cpu) == 0 ? cpu : -1;
 }
 
 int main(int argc, char *argv[])
@@ -102,12 +98,8 @@ int main(int argc, char *argv[])
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    union {
-        int val;
-    } one = {.val = 1};
     double ns[NWAYS];
     long pairs = 100000;
-    sigset_t saved;
     int c, cpu;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
@@ -117,14 +109,7 @@ int main(int argc, char *argv[])
 
     if (sem_init(&posix_sem, 0, 1) == -1)
         die_errno("sem_init");
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    if ((semid = semget(IPC_PRIVATE, 1, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
-    if (semctl(semid, 0, SETVAL, one) == -1)
-        die_errno("semctl SETVAL");
+    semid = sysv_sem_create(1, (const unsigned short[]){1}); /* one semaphore, value 1 */
 
     cpu = pin_to_current_cpu();
     if (cpu >= 0)

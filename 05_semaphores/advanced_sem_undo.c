@@ -79,23 +79,12 @@ static void kill_and_reap(pid_t pid)
 
 int main(int argc, char *argv[])
 {
-    union {
-        int val;
-    } arg = {.val = LICENCES};
-    sigset_t saved;
     pid_t a, b, c;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    if ((semid = semget(IPC_PRIVATE, 1, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
-    if (semctl(semid, 0, SETVAL, arg) == -1)
-        die_errno("semctl SETVAL");
+    semid = sysv_sem_create(1, (const unsigned short[]){LICENCES}); /* one semaphore */
     printf("[parent] %d licences: System V set %d, value %d\n", LICENCES, semid, value());
 
     printf("[parent] child A takes 2 with SEM_UNDO, child B takes 1 without\n");

@@ -6,6 +6,7 @@
  * process's handle, sem_unlink() removes the name.  On Linux, glibc keeps the semaphore in
  * a small file /dev/shm/sem.NAME that every user maps: the count is a word in shared memory.
  * Guide part: theory (POSIX named semaphores).
+ * Trace: openat link unlink mmap futex clone wait4
  * Run: ./basic_posix_named_sem [--count N]
  *      two terminals: ./basic_posix_named_sem --waiter /demo   (creates it, waits N times)
  *                     ./basic_posix_named_sem --poster /demo   (opens it, posts N times)

@@ -26,27 +26,11 @@
 
 static const char usage[] = "[--fixed]";
 
-union semun {
-    int val;
-    struct semid_ds *buf;
-    unsigned short *array;
-};
-
 static int create_lock(void)
 {
-    union semun arg = {.val = 1};
-    sigset_t saved;
     int semid;
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    semid = semget(IPC_PRIVATE, 1, IPC_CREAT | IPC_EXCL | 0600);
-    if (semid == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
-    if (semctl(semid, 0, SETVAL, arg) == -1)
-        die_errno("semctl SETVAL");
+    semid = sysv_sem_create(1, (const unsigned short[]){1}); /* one semaphore, value 1 */
     printf("[parent] lock = System V semaphore set %d, value 1 (free)\n", semid);
     return semid;
 }

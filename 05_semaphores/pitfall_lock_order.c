@@ -32,25 +32,12 @@ enum { LOCK_A, LOCK_B, NLOCKS, RENDEZVOUS = NLOCKS, NSEMS };
 static const char usage[] = "[--fixed]";
 static const char lock_name[NLOCKS] = {'A', 'B'};
 
+/* Both locks free, and a rendezvous both processes pass once they hold their first lock. */
 static int create_locks(void)
 {
-    unsigned short values[NSEMS] = {1, 1, 2};
-    union {
-        unsigned short *array;
-    } arg = {.array = values};
-    sigset_t saved;
-    int semid;
+    static const unsigned short values[NSEMS] = {[LOCK_A] = 1, [LOCK_B] = 1, [RENDEZVOUS] = 2};
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    semid = semget(IPC_PRIVATE, NSEMS, IPC_CREAT | IPC_EXCL | 0600);
-    if (semid == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
-    if (semctl(semid, 0, SETALL, arg) == -1)
-        die_errno("semctl SETALL");
-    return semid;
+    return sysv_sem_create(NSEMS, values);
 }
 
 /* Takes one lock, waiting at most `ms` (0: no limit); SEM_UNDO frees it if we die. */

@@ -3,12 +3,14 @@
  * Two POSIX semaphores in a MAP_SHARED page pass the turn back and forth: the parent
  * waits on `ping_turn` (starts at 1), prints, posts `pong_turn`; the child does the
  * mirror image.  Each line is one write(2), so the order on stdout is the order in which
- * the turns were taken, even when stdout is a pipe or a slow reader.
+ * the turns were taken, even when stdout is a pipe or a slow reader.  On SIGTERM or SIGINT
+ * the registry stops and reaps the child, then the parent dies of the same signal.
  * Guide part: exercise 1 (beginner).
  * Run: ./solution_alternate [N]      (N rounds, default 5: lines "ping 1" ... "pong 2N")
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "io.h"
 #include "proc.h"
 
@@ -61,6 +63,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     struct turns *t;
+    sigset_t saved;
     long rounds = 5;
     pid_t child;
 
@@ -79,11 +82,16 @@ int main(int argc, char *argv[])
         die_errno("mmap");
     if (sem_init(&t->ping_turn, 1, 1) == -1 || sem_init(&t->pong_turn, 1, 0) == -1)
         die_errno("sem_init");
+    stop_signals_hold(&saved); /* a stop signal before the registry knows the child waits */
     child = fork_or_die();
     if (child == 0) {
+        stop_signals_release(&saved);
         play(&t->pong_turn, &t->ping_turn, "pong", 2, 2 * rounds);
         exit(0);
     }
+    if (cleanup_add_child(child) == -1) /* stopped: SIGTERM it, reap it, then die */
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     play(&t->ping_turn, &t->pong_turn, "ping", 1, 2 * rounds - 1);
     take(&t->ping_turn); /* the child's last post: it has printed its last line */
     if (waitpid(child, NULL, 0) == -1)

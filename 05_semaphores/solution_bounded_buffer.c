@@ -4,7 +4,8 @@
  * EMPTY counts free slots, FULL filled ones, MUTEX lets one process move an index.  Each
  * consumer reports every item it takes as one line written with one write(2), so lines of
  * different consumers never mix.  A STOP item per consumer ends them; the parent prints
- * the total once every child is reaped.
+ * the total once every child is reaped.  On a stop signal the parent stops and reaps them all,
+ * removes the set and dies of that signal.
  * Guide part: exercise 2 (intermediate).
  * Run: ./solution_bounded_buffer [--producers P] [--consumers C] [--items K] [--slots S]
  */
@@ -15,6 +16,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -82,34 +84,65 @@ static noreturn void consumer(struct ring *r, long id)
     }
 }
 
-static void create_set(long slots)
-{
-    unsigned short values[NSEMS] = {[EMPTY] = (unsigned short)slots, [FULL] = 0, [MUTEX] = 1};
-    union {
-        unsigned short *array;
-    } arg = {.array = values};
-    sigset_t saved;
+static pid_t children[2 * MAX_PROCS]; /* 0 once reaped */
+static int nchildren;
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    if ((semid = semget(IPC_PRIVATE, NSEMS, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
-    if (semctl(semid, 0, SETALL, arg) == -1)
-        die_errno("semctl SETALL");
+/* SIGTERM, SIGINT or SIGHUP: stop and reap every child still there, let the registry remove
+ * the set, die of the signal.  Up to 32 children and the set are one entry more than the
+ * registry holds, so the children are this handler's, not cleanup_add_child's. */
+static void on_stop(int sig)
+{
+    for (int i = 0; i < nchildren; i++)
+        if (children[i] > 0)
+            kill(children[i], SIGTERM);
+    for (int i = 0; i < nchildren; i++)
+        while (children[i] > 0 && waitpid(children[i], NULL, 0) == -1 && errno == EINTR)
+            ;
+    cleanup_run();
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
-static void reap_all(const pid_t *pids, long n)
+static pid_t start_child(void)
 {
-    for (long i = 0; i < n; i++) {
-        int status;
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigset_t saved;
+    pid_t pid;
 
-        if (waitpid(pids[i], &status, 0) == -1)
-            die_errno("waitpid");
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            die("child %d: %s", (int)pids[i], fmt_wait_status(status).s);
+    stop_signals_hold(&saved); /* the handler must know every child it may have to stop */
+    pid = fork_or_die();
+    if (pid > 0) {
+        children[nchildren++] = pid;
+        sigfillset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+    } else {
+        signal(SIGTERM, SIG_DFL); /* a child just dies of it */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
     }
+    stop_signals_release(&saved);
+    return pid;
+}
+
+/* Waits for child i without reaping it (WNOWAIT), then reaps it with the stop signals held,
+ * so the handler never signals a pid that is no longer ours. */
+static void reap_child_at(int i)
+{
+    siginfo_t info;
+    sigset_t saved;
+    int status;
+
+    while (waitid(P_PID, (id_t)children[i], &info, WEXITED | WNOWAIT) == -1)
+        if (errno != EINTR)
+            die_errno("waitid");
+    stop_signals_hold(&saved);
+    status = reap_quietly(children[i]);
+    children[i] = 0;
+    stop_signals_release(&saved);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("a child: %s", fmt_wait_status(status).s);
 }
 
 int main(int argc, char *argv[])
@@ -123,7 +156,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     long producers = 2, consumers = 2, items = 1000, slots = 4;
-    pid_t producer_pids[MAX_PROCS] = {0}, consumer_pids[MAX_PROCS] = {0};
+    unsigned short values[NSEMS];
     struct ring *r;
     int c;
 
@@ -143,24 +176,29 @@ int main(int argc, char *argv[])
     if (r == MAP_FAILED)
         die_errno("mmap");
     r->slots = slots;
-    create_set(slots);
+    values[EMPTY] = (unsigned short)slots;
+    values[FULL] = 0;
+    values[MUTEX] = 1;
+    semid = sysv_sem_create(NSEMS, values);
     if (argc == 1) /* narration only in the demo: with options stdout is the result alone */
         printf("[parent] %ld producers x %ld items, %ld consumers, %ld slots\n", producers, items,
                consumers, slots);
-    fflush(stdout); /* before fork, and before the children's write(2) lines */
-    for (long i = 0; i < consumers; i++)
-        if ((consumer_pids[i] = fork_or_die()) == 0)
+    fflush(stdout);                      /* before fork, and before the children's write(2) lines */
+    for (long i = 0; i < consumers; i++) /* children 0 .. C-1 */
+        if (start_child() == 0)
             consumer(r, i);
-    for (long i = 0; i < producers; i++)
-        if ((producer_pids[i] = fork_or_die()) == 0) {
+    for (long i = 0; i < producers; i++) /* children C .. C+P-1 */
+        if (start_child() == 0) {
             for (long s = 0; s < items; s++)
                 produce(r, i, s);
             exit(0);
         }
-    reap_all(producer_pids, producers);
+    for (long i = 0; i < producers; i++)
+        reap_child_at((int)(consumers + i));
     for (long i = 0; i < consumers; i++)
         produce(r, -1, 0); /* one STOP for each consumer */
-    reap_all(consumer_pids, consumers);
+    for (long i = 0; i < consumers; i++)
+        reap_child_at((int)i);
     printf("total %ld\n", producers * items);
     munmap(r, sizeof *r);
     return 0;

@@ -145,34 +145,21 @@ static double floor_syscall(long calls)
  * that CPU, or -1 if pinning failed. */
 static int pin_first_cpu(void)
 {
-    cpu_set_t allowed, one;
+    int cpu;
 
-    if (sched_getaffinity(0, sizeof allowed, &allowed) == -1)
+    if (allowed_cpus(&cpu, 1) != 1 || pin_to_cpu(cpu) == -1)
         return -1;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-        if (CPU_ISSET(cpu, &allowed)) {
-            CPU_ZERO(&one);
-            CPU_SET(cpu, &one);
-            return sched_setaffinity(0, sizeof one, &one) == 0 ? cpu : -1;
-        }
-    return -1;
+    return cpu;
 }
 
 static void set_up(void)
 {
-    sigset_t saved;
-
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         die_errno("mmap");
     if (sem_init(&sh->posix[0], 1, 0) == -1 || sem_init(&sh->posix[1], 1, 0) == -1)
         die_errno("sem_init");
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the set behind */
-    if ((semid = semget(IPC_PRIVATE, 2, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("semget");
-    if (cleanup_add_sysv_sem(semid) == -1)
-        die_errno("cleanup_add_sysv_sem");
-    stop_signals_release(&saved);
+    semid = sysv_sem_create(2, NULL); /* both at 0 */
     if (pipe(pipes[0]) == -1 || pipe(pipes[1]) == -1)
         die_errno("pipe");
 }
@@ -187,6 +174,7 @@ int main(int argc, char *argv[])
     long rounds = 5000;
     int cpu;
     int c, status;
+    sigset_t saved;
     pid_t child;
 
     while ((c = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
@@ -198,12 +186,17 @@ int main(int argc, char *argv[])
     set_up();
     cpu = pin_first_cpu(); /* before fork: the child inherits the mask */
     fflush(stdout);
+    stop_signals_hold(&saved); /* a stop signal before the registry knows the child waits */
     child = fork_or_die();
     if (child == 0) {
+        stop_signals_release(&saved);
         close(pipes[0][1]); /* the child reads pipe 0 and writes pipe 1 */
         close(pipes[1][0]);
         echo_side(rounds);
     }
+    if (cleanup_add_child(child) == -1) /* stopped: SIGTERM it, reap it, then die */
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     close(pipes[0][0]);
     close(pipes[1][1]);
     if (cpu >= 0)
@@ -221,8 +214,7 @@ int main(int argc, char *argv[])
         stats_compute(samples, RUNS, &st);
         printf("%s %.1f ns\n", mech_name[m], st.p50);
     }
-    if (waitpid(child, &status, 0) == -1)
-        die_errno("waitpid");
+    status = reap_quietly(child);
     if (status != 0)
         die("the echo side failed: %s", fmt_wait_status(status).s);
     close(pipes[0][1]);

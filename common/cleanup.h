@@ -2,8 +2,10 @@
 #ifndef IPC_CLEANUP_H
 #define IPC_CLEANUP_H
 
+#include <mqueue.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* ---- cleanup.c: the registry -----------------------------------------------
  * Register each named object right after creating it.  At exit(), and on
@@ -15,7 +17,7 @@
  * entry removes it: a forked child that calls exit() leaves its parent's
  * objects alone.  Each function returns a slot for cleanup_forget(), which
  * a program calls after it has removed the object itself, or -1 with
- * errno = ENOSPC/ENAMETOOLONG. */
+ * errno = ENOSPC (128 entries at once) or ENAMETOOLONG. */
 int cleanup_add_path(const char *path); /* unlink(): file, FIFO, socket */
 int cleanup_add_dir(const char *path);  /* rmdir(): remove its entries first */
 int cleanup_add_shm(const char *name);  /* POSIX shm name, "/name" */
@@ -24,6 +26,13 @@ int cleanup_add_mq(const char *name);   /* POSIX message queue */
 int cleanup_add_sysv_shm(int shmid);
 int cleanup_add_sysv_msg(int msqid);
 int cleanup_add_sysv_sem(int semid);
+/* A child process `pid`: if it still runs when the registry runs, it is sent
+ * SIGTERM and reaped before the entries registered earlier are removed (so
+ * it no longer uses them).  One the program has reaped itself is skipped:
+ * waitpid(pid, WNOHANG) comes first, and ECHILD means "not ours any more",
+ * so a reused pid is never signalled.  A child that ignores SIGTERM (or is
+ * stopped) gets SIGKILL two seconds later. */
+int cleanup_add_child(pid_t pid);
 void cleanup_forget(int slot); /* a slot out of range is ignored */
 void cleanup_run(void);        /* remove everything now (async-signal-safe) */
 
@@ -40,6 +49,38 @@ void cleanup_run(void);        /* remove everything now (async-signal-safe) */
  * call can fail. */
 void stop_signals_hold(sigset_t *saved);
 void stop_signals_release(const sigset_t *saved);
+
+/* Create and register in one step, with the stop signals held across the two
+ * (as above), for programs where the object is scaffolding, not the lesson.
+ * Each creates exclusively with mode 0600 and dies (die_errno) on failure,
+ * leaving nothing behind.  POSIX names are "/name"; a FIFO takes a path. */
+int shm_create_registered(const char *name, size_t size);     /* O_RDWR, ftruncate'd; fd */
+int sysv_sem_create(int nsems, const unsigned short *values); /* IPC_PRIVATE; SETALL to
+                                                                 values (NULL: all 0); id */
+int sysv_shm_create(size_t size);                             /* IPC_PRIVATE; id */
+int sysv_msg_create(void);                                    /* IPC_PRIVATE; id */
+/* oflag: O_RDONLY, O_WRONLY or O_RDWR, optionally | O_NONBLOCK (O_CREAT|O_EXCL
+ * are added); maxmsg and msgsize as in struct mq_attr, or both 0 for the
+ * system defaults (/proc/sys/fs/mqueue/msg_default and msgsize_default). */
+mqd_t mq_create_registered(const char *name, int oflag, long maxmsg, long msgsize);
+void mkfifo_registered(const char *path);
+
+/* ---- cleanup.c: stop signals as a flag, for event loops ---------------------
+ * stop_signals_to_flag() installs a handler for SIGINT, SIGTERM and SIGHUP
+ * that only stores the signal number in stop_signal, and BLOCKS the three in
+ * the calling thread (threads created later inherit that).  *wait_mask gets
+ * the mask to hand to ppoll, pselect, epoll_pwait or sigsuspend: the signals
+ * are delivered only inside that wait, so one can never slip in between the
+ * check of stop_signal and the call that would then sleep through it:
+ *     while (!stop_signal) { n = ppoll(fds, nfds, NULL, &wait_mask); ... }
+ *     stop_exit();
+ * A blocking call outside the wait is never interrupted by them.
+ * stop_exit() does nothing while stop_signal is 0; otherwise it flushes
+ * stdio, runs the registry (cleanup_run), restores the default action and
+ * re-raises stop_signal, so the exit status tells what happened. */
+extern volatile sig_atomic_t stop_signal;
+void stop_signals_to_flag(sigset_t *wait_mask);
+void stop_exit(void);
 
 /* The directory for temporary files: $TMPDIR, or /tmp. */
 const char *tmp_dir(void);

@@ -20,4 +20,19 @@ ssize_t write_str(int fd, const char *s);
  * sets them all at once).  Returns 0, or -1 with errno set. */
 int set_nonblocking(int fd, bool on);
 
+/* Descriptor passing over a UNIX-domain socket.  send_fd sends `fd` with
+ * SCM_RIGHTS and one data byte `tag` (a message must carry at least one byte
+ * of data); returns 0, or -1 with errno.  recv_fd receives it with
+ * MSG_CMSG_CLOEXEC and stores the byte in *tag unless tag is NULL; returns the
+ * new descriptor, or -1 with errno: EBADMSG for a message that does not carry
+ * exactly one descriptor (any it carried are closed), ECONNRESET when the
+ * peer has closed (0 bytes).  Both retry after EINTR. */
+int send_fd(int sock, int fd, char tag);
+int recv_fd(int sock, char *tag);
+/* 0 if fd is a FIFO (fstat, S_ISFIFO): a regular file or a device planted
+ * where a FIFO was expected is refused, never written into.  Else -1 with
+ * errno = ENOTSUP (it exists but is no FIFO) or what fstat gave.  `path` is
+ * not used: it names the file in the caller's own message. */
+int must_be_fifo(int fd, const char *path);
+
 #endif

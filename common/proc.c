@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -29,6 +30,43 @@ int reap_child(pid_t pid, const char *role)
             die_errno("waitpid %d", (int)pid);
     printf("[%s] reaped child %d: %s\n", role, (int)pid, fmt_wait_status(status).s);
     return status;
+}
+
+int reap_quietly(pid_t pid)
+{
+    int status;
+
+    while (waitpid(pid, &status, 0) == -1)
+        if (errno != EINTR)
+            die_errno("waitpid %d", (int)pid);
+    return status;
+}
+
+int allowed_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    int n = 0;
+
+    if (sched_getaffinity(0, sizeof set, &set) == -1)
+        return -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < max; cpu++)
+        if (CPU_ISSET(cpu, &set))
+            cpus[n++] = cpu;
+    return n;
+}
+
+int pin_to_cpu(int cpu)
+{
+    cpu_set_t one;
+
+    if (cpu < 0 || cpu >= CPU_SETSIZE) {
+        errno = EINVAL;
+        return -1;
+    }
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    /* pid 0 is the calling thread (Linux affinity is per thread). */
+    return sched_setaffinity(0, sizeof one, &one);
 }
 
 void ensure_std_fds(void)

@@ -15,6 +15,17 @@ pid_t fork_or_die(void);
 int reap_child(pid_t pid, const char *role);
 /* A waitpid() status in words: "exit status 3" or "killed by signal 13 (SIGPIPE)". */
 struct human fmt_wait_status(int wstatus);
+/* Reaps child `pid` like reap_child() but without a word; returns the wait
+ * status; dies if waitpid() fails. */
+int reap_quietly(pid_t pid);
+/* The CPUs this process may run on (sched_getaffinity: a container or
+ * `taskset` may allow fewer than the machine has), in increasing order, into
+ * cpus[]; returns how many were stored (at most max), or -1 with errno. */
+int allowed_cpus(int *cpus, int max);
+/* Pins the calling thread, and what it forks or creates later, to `cpu`, so a
+ * timing says "same core" or "across cores" for sure.  Returns 0, or -1 with
+ * errno (EINVAL: not a CPU this process may use). */
+int pin_to_cpu(int cpu);
 /* Started with descriptor 0, 1 or 2 closed (`prog <&-`), pipe() or open()
  * would hand out that number, and a later dup2() onto stdin or stdout would
  * clobber or close it: the classic pipeline and daemon hazard.  This fills

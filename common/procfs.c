@@ -4,6 +4,7 @@
 #include "procfs.h"
 #include "common.h"
 #include "io.h"
+#include "timing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,4 +82,38 @@ int sysctl_long(const char *name, long *value)
     if (n > 0 && text[n - 1] == '\n')
         text[n - 1] = '\0';
     return parse_long(text, LONG_MIN, LONG_MAX, value);
+}
+
+long peak_rss_kib(void)
+{
+    char text[4096], *line;
+    long kib;
+
+    if (read_text("/proc/self/status", text, sizeof text) == -1)
+        return -1;
+    if ((line = strstr(text, "\nVmHWM:")) == NULL) { /* absent for kernel threads */
+        errno = ENOENT;
+        return -1;
+    }
+    kib = strtol(line + 7, NULL, 10); /* "VmHWM:\t   1234 kB" */
+    return kib;
+}
+
+int proc_wait_wchan(pid_t pid, const char *prefix, int timeout_ms)
+{
+    uint64_t start = now_ns(), limit = (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000;
+    char wchan[128];
+
+    for (;;) {
+        if (proc_wchan(pid, wchan, sizeof wchan) == -1)
+            return -1;
+        /* "" (not asleep) matches no prefix but "": a wait needs a function. */
+        if (wchan[0] != '\0' && strncmp(wchan, prefix, strlen(prefix)) == 0)
+            return 0;
+        if (elapsed_ns(start) >= limit) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        sleep_ms(1);
+    }
 }

@@ -29,5 +29,13 @@ int proc_fd_flags(pid_t pid, int fd);
  * Returns 0 and stores it, or -1 with errno (ENOENT: no such setting on this
  * kernel; EINVAL or ERANGE: it holds no single number that fits a long). */
 int sysctl_long(const char *name, long *value);
+/* Peak resident set size of this process in KiB (VmHWM in /proc/self/status);
+ * -1 with errno if unreadable. */
+long peak_rss_kib(void);
+/* Waits until process `pid` sleeps in a kernel function whose name starts
+ * with `prefix` (proc_wchan), polling every millisecond, for at most
+ * timeout_ms.  Returns 0, or -1 with errno = ETIMEDOUT, or ENOENT when there
+ * is no such process. */
+int proc_wait_wchan(pid_t pid, const char *prefix, int timeout_ms);
 
 #endif

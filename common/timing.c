@@ -33,6 +33,29 @@ void sleep_ms(unsigned ms)
         ;
 }
 
+void spin_ns(uint64_t ns)
+{
+    for (uint64_t t0 = now_ns(); elapsed_ns(t0) < ns;) /* finer than a sleep's slack */
+        ;
+}
+
+struct timespec deadline_after_ms(long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    } else if (ts.tv_nsec < 0) { /* a negative ms: a deadline already past */
+        ts.tv_sec--;
+        ts.tv_nsec += 1000000000;
+    }
+    return ts;
+}
+
 /* At most three significant digits, without trailing zeros: "1.25", "1.5",
  * "64", "150".  Plenty for a reader, and honest about the precision. */
 static struct human three_digits(double v, const char *unit)

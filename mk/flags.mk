@@ -37,7 +37,4 @@ MAKEFLAGS += --no-builtin-rules
 # Header dependencies, written beside each product as .NAME.d.
 DEPFLAGS = -MMD -MP -MF .$(notdir $@).d
 
-# How the examples harness runs: under valgrind (VALGRIND=1), with the
-# lighter workloads of light-args: when sanitized, JOBS=N cases at a time
-# (default: one per CPU).
-HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(SANITIZE),--light) $(if $(JOBS),-j $(JOBS))
+include $(dir $(lastword $(MAKEFILE_LIST)))harness.mk

@@ -569,6 +569,47 @@ static bool is_program_source(const char *file)
     return false;
 }
 
+/* True if the file holds `word`; a file that cannot be read holds nothing. */
+static bool file_mentions(const char *path, const char *word)
+{
+    char line[1024];
+    bool found = false;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return false;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = strstr(line, word) != NULL;
+    fclose(f);
+    return found;
+}
+
+/* For --threads-only: does the program start threads, itself or through a module of its
+ * chapter that it includes ("ring.h" beside ring.c)?  ThreadSanitizer has nothing to say
+ * about a program with one thread. */
+static bool starts_threads(const char *dir, const char *file)
+{
+    char path[PATH_MAX + 256], line[1024];
+    bool found = false;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if ((f = fopen(path, "r")) == NULL)
+        return true; /* let the run report it */
+    while (!found && fgets(line, sizeof line, f) != NULL) {
+        char module[128];
+
+        if (strstr(line, "pthread_create") != NULL || strstr(line, "thrd_create") != NULL)
+            found = true;
+        else if (sscanf(line, "#include \"%120[a-z0-9_].h\"", module) == 1) {
+            snprintf(path, sizeof path, "%s/%s.c", dir, module);
+            found = file_mentions(path, "pthread_create");
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 static void add_program(const char *dir, const char *file)
 {
     struct program *p;
@@ -606,6 +647,8 @@ static void find_programs(const char *chapter_dir)
             continue;
         if (wanted != NULL &&
             (strlen(wanted) != len - 2 || strncmp(files.v[i], wanted, len - 2) != 0))
+            continue;
+        if (opt.threads_only && !starts_threads(dir, files.v[i]))
             continue;
         add_program(dir, files.v[i]);
     }
@@ -656,8 +699,10 @@ static void choose_isolation(void)
 
 static void usage_exit(void)
 {
-    fprintf(stderr, "usage: examples [-j N] [--only NAME] [--case TEXT] [--exercise NAME --bin "
-                    "PATH] [--valgrind] [--light] [--no-namespaces] [--verbose] CHAPTER_DIR...\n");
+    fprintf(
+        stderr,
+        "usage: examples [-j N] [--only NAME] [--case TEXT] [--exercise NAME --bin "
+        "PATH] [--valgrind] [--light] [--threads-only] [--no-namespaces] [--verbose] CHAPTER_DIR...\n");
     exit(2);
 }
 
@@ -665,6 +710,7 @@ static int parse_options(int argc, char *argv[])
 {
     const char *scale = getenv("TIMEOUT_SCALE");
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    bool jobs_given = false;
     int i;
 
     opt.timeout_scale = scale != NULL && atof(scale) > 0 ? atof(scale) : 1.0;
@@ -678,9 +724,12 @@ static int parse_options(int argc, char *argv[])
             opt.no_namespaces = true;
         else if (strcmp(argv[i], "--verbose") == 0)
             opt.verbose = true;
-        else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+        else if (strcmp(argv[i], "--threads-only") == 0)
+            opt.threads_only = true;
+        else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0) {
             opt.jobs = (unsigned)atoi(argv[++i]);
-        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+            jobs_given = true;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             opt.only = argv[++i];
         else if (strcmp(argv[i], "--case") == 0 && i + 1 < argc)
             opt.case_part = argv[++i];
@@ -693,8 +742,17 @@ static int parse_options(int argc, char *argv[])
     }
     if (i == argc || (opt.bin != NULL) != (opt.exercise != NULL))
         usage_exit();
-    if (opt.valgrind)
+    opt.delay_scale = opt.timeout_scale;
+    if (opt.valgrind) {
+        /* Work runs 10-50 times slower, but a signal's delay is mostly waiting: the
+         * start-up (about a second) and a little more time to reach the state the delay
+         * allows for. */
         opt.timeout_scale *= 10;
+        opt.delay_scale *= 3;
+        opt.delay_offset_ms = 1000;
+    }
+    if ((opt.valgrind || opt.light) && !jobs_given)
+        opt.jobs *= 2; /* slowed cases mostly wait; twice the CPUs keeps both busy */
     return i;
 }
 

@@ -34,17 +34,20 @@ struct program {
 };
 
 struct options {
-    const char *only;      /* --only NAME */
-    const char *case_part; /* --case TEXT: only cases whose name holds it */
-    const char *exercise;  /* --exercise NAME */
-    const char *bin;       /* --bin PATH, with --exercise */
-    bool valgrind;         /* --valgrind */
-    bool light;            /* --light: sanitizers; light-args: apply */
-    bool no_namespaces;    /* --no-namespaces: the serial fallback */
-    bool namespaces;       /* isolation in use */
-    bool verbose;          /* --verbose: show the output of passing cases too */
-    unsigned jobs;         /* -j N */
-    double timeout_scale;
+    const char *only;             /* --only NAME */
+    const char *case_part;        /* --case TEXT: only cases whose name holds it */
+    const char *exercise;         /* --exercise NAME */
+    const char *bin;              /* --bin PATH, with --exercise */
+    bool valgrind;                /* --valgrind */
+    bool light;                   /* --light: sanitizers; light-args: apply */
+    bool no_namespaces;           /* --no-namespaces: the serial fallback */
+    bool namespaces;              /* isolation in use */
+    bool verbose;                 /* --verbose: show the output of passing cases too */
+    bool threads_only;            /* --threads-only: programs that start threads (for TSan) */
+    unsigned jobs;                /* -j N */
+    double timeout_scale;         /* time limits: TIMEOUT_SCALE, times 10 under valgrind */
+    double delay_scale;           /* signal delays: TIMEOUT_SCALE, times 3 under valgrind */
+    unsigned delay_offset_ms;     /* and added to them: valgrind's start-up */
     char top[SHORT_PATH];         /* the collection's top folder */
     char work[SHORT_PATH];        /* tests/.work: case folders */
     char mqueue[SHORT_PATH + 16]; /* fallback mode: where queues are listed, or "" */

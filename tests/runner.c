@@ -596,7 +596,7 @@ static void send_due_signals(const struct expect_case *c, struct outcome *o, str
                 if (!due)
                     w->scanned[i][k] = st.st_size;
             } else {
-                due = elapsed_ms >= s->after_ms * opt.timeout_scale;
+                due = elapsed_ms >= s->after_ms * opt.delay_scale + opt.delay_offset_ms;
             }
             if (due) {
                 send_signal(&o->inst[i], s, w->traced);

@@ -12,17 +12,23 @@
 #include "timing.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <mqueue.h>
+#include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
+#include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -661,6 +667,7 @@ START_TEST(write_full_finishes_across_a_small_pipe)
         size_t got = 0;
         ssize_t n;
 
+        free(buf); /* the writer's, not needed here */
         close(fds[1]);
         while ((n = read(fds[0], chunk, sizeof chunk)) > 0)
             for (ssize_t i = 0; i < n; i++, got++)
@@ -935,6 +942,588 @@ START_TEST(stop_signals_wait_until_the_object_is_registered)
 }
 END_TEST
 
+/* A child of the test process, blocked until SIGTERM, whose handler tells on
+ * `report` whether the shm file `path` still existed when SIGTERM came. */
+static const char *sleeper_path;
+static int sleeper_report;
+
+static void sleeper_on_term(int sig)
+{
+    (void)sig;
+    write(sleeper_report, exists(sleeper_path) ? "e" : "g", 1);
+    _exit(0);
+}
+
+/* SIGTERM is held across the fork: until the child has its own handler, it
+ * would run the registry's handler inherited from the parent. */
+static pid_t start_sleeper(const char *shm_path, int report)
+{
+    sigset_t term, saved;
+    pid_t pid;
+
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &saved);
+    if ((pid = fork()) == 0) {
+        sleeper_path = shm_path;
+        sleeper_report = report;
+        signal(SIGTERM, sleeper_on_term);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        for (;;)
+            pause();
+    }
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    return pid;
+}
+
+struct child_case {
+    pid_t stranger; /* alive, but a child of the test, not of this process */
+    bool by_signal; /* SIGTERM instead of cleanup_run() */
+};
+
+/* Registers an shm object, then a running child, a child it reaped itself and
+ * a stranger's pid; then runs the registry and says what it saw. */
+static void register_children(void *arg)
+{
+    const struct child_case *cc = arg;
+    char name[64], path[80], said = '?';
+    int report[2], status;
+    pid_t sleeper, done;
+
+    snprintf(name, sizeof name, "/test_common-child-%d", (int)getpid());
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    signal(SIGTERM, SIG_DFL); /* as in a program, not Check's runner */
+    if (pipe(report) == -1 || shm_create_registered(name, 4096) == -1)
+        exit(3);
+    sleeper = start_sleeper(path, report[1]);
+    close(report[1]); /* EOF, should the sleeper die without a word */
+    if ((done = fork()) == 0)
+        _exit(0);
+    waitpid(done, NULL, 0); /* reaped here: the registry must skip it */
+    if (cleanup_add_child(sleeper) == -1 || cleanup_add_child(done) == -1 ||
+        cleanup_add_child(cc->stranger) == -1)
+        exit(4);
+    if (cc->by_signal)
+        raise(SIGTERM);
+    cleanup_run();
+    read(report[0], &said, 1);
+    printf("sleeper %s the object at SIGTERM\n", said == 'e' ? "saw" : "did not see");
+    errno = 0;
+    printf("sleeper reaped: %s\n",
+           waitpid(sleeper, &status, WNOHANG) == -1 && errno == ECHILD ? "yes" : "no");
+    printf("object %s\n", exists(path) ? "left" : "removed");
+    exit(0);
+}
+
+static void check_children_case(bool by_signal)
+{
+    struct child_case cc = {.by_signal = by_signal};
+    struct captured c;
+    int status;
+
+    cc.stranger = fork();
+    ck_assert_int_ge(cc.stranger, 0);
+    if (cc.stranger == 0) {
+        signal(SIGTERM, SIG_DFL);
+        for (;;)
+            pause();
+    }
+    run_captured(register_children, &cc, &c);
+    if (by_signal) {
+        ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGTERM, "status %#x",
+                      c.status);
+    } else {
+        ck_assert_int_eq(exit_code(&c), 0);
+        ck_assert_msg(strstr(c.out, "sleeper saw the object at SIGTERM") != NULL, "%s", c.out);
+        ck_assert_msg(strstr(c.out, "sleeper reaped: yes") != NULL, "%s", c.out);
+        ck_assert_msg(strstr(c.out, "object removed") != NULL, "%s", c.out);
+    }
+    /* A pid that is not the registering process's child is never signalled. */
+    ck_assert_int_eq(waitpid(cc.stranger, &status, WNOHANG), 0);
+    kill(cc.stranger, SIGKILL);
+    ck_assert_int_eq(waitpid(cc.stranger, &status, 0), cc.stranger);
+    ck_assert_int_eq(WTERMSIG(status), SIGKILL);
+}
+
+START_TEST(cleanup_stops_and_reaps_registered_children_first)
+{
+    check_children_case(false);
+    check_children_case(true);
+}
+END_TEST
+
+/* A registered child that ignores SIGTERM must not hang the registry: it is
+ * killed with SIGKILL about two seconds later, and reaped. */
+static void register_stubborn_child(void *arg)
+{
+    int status;
+    uint64_t start;
+    pid_t stubborn;
+
+    sigset_t term, saved;
+
+    (void)arg;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &saved); /* until the child ignores it (Check handles it) */
+    if ((stubborn = fork()) == 0) {
+        signal(SIGTERM, SIG_IGN);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        for (;;)
+            pause();
+    }
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    if (stubborn == -1 || cleanup_add_child(stubborn) == -1)
+        exit(3);
+    start = now_ns();
+    cleanup_run();
+    errno = 0;
+    printf("reaped: %s after %.1f s\n",
+           waitpid(stubborn, &status, WNOHANG) == -1 && errno == ECHILD ? "yes" : "no",
+           ns_to_s(elapsed_ns(start)));
+    exit(0);
+}
+
+START_TEST(cleanup_kills_a_child_that_ignores_sigterm)
+{
+    struct captured c;
+    double seconds = 0;
+
+    run_captured(register_stubborn_child, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(sscanf(c.out, "reaped: yes after %lf s", &seconds) == 1, "%s", c.out);
+    ck_assert_msg(seconds >= 1.5, "killed after %.1f s, before the SIGTERM grace", seconds);
+}
+END_TEST
+
+/* Everything the create-and-register helpers made, with its mode and size. */
+struct made {
+    char shm[64], mq[64], fifo[128];
+    int semid, zero_semid, shmid, msqid;
+};
+
+struct create_case {
+    const char *dir;
+    int names_fd; /* where the child writes its struct made */
+};
+
+static void create_all(void *arg)
+{
+    const unsigned short values[3] = {1, 2, 3};
+    const struct create_case *cc = arg;
+    struct made m = {0}; /* written whole, padding and all */
+    struct mq_attr attr;
+    struct stat st;
+    mqd_t mq;
+    int fd;
+
+    snprintf(m.shm, sizeof m.shm, "/test_common-shm-%d", (int)getpid());
+    snprintf(m.mq, sizeof m.mq, "/test_common-mq-%d", (int)getpid());
+    snprintf(m.fifo, sizeof m.fifo, "%s/fifo", cc->dir);
+    fd = shm_create_registered(m.shm, 8192);
+    if (fstat(fd, &st) == 0)
+        printf("shm mode %o size %lld\n", st.st_mode & 0777, (long long)st.st_size);
+    mkfifo_registered(m.fifo);
+    if (stat(m.fifo, &st) == 0)
+        printf("fifo %s mode %o\n", S_ISFIFO(st.st_mode) ? "is" : "is not", st.st_mode & 0777);
+    m.semid = sysv_sem_create(3, values);
+    m.zero_semid = sysv_sem_create(2, NULL);
+    m.shmid = sysv_shm_create(4096);
+    m.msqid = sysv_msg_create();
+    mq = mq_create_registered(m.mq, O_RDWR | O_NONBLOCK, 4, 64);
+    if (mq_getattr(mq, &attr) == 0 && fstat(mq, &st) == 0) /* an mqd_t is a descriptor */
+        printf("mq %ld x %ld%s mode %o\n", attr.mq_maxmsg, attr.mq_msgsize,
+               attr.mq_flags & O_NONBLOCK ? " nonblocking" : "", st.st_mode & 0777);
+    fflush(stdout);
+    write(cc->names_fd, &m, sizeof m);
+    close(fd);
+    mq_close(mq);
+    cleanup_run();
+    exit(0);
+}
+
+static unsigned sysv_mode(int kind, int id)
+{
+    struct semid_ds sem;
+    struct shmid_ds shm;
+    struct msqid_ds msq;
+
+    if (kind == 's' && semctl(id, 0, IPC_STAT, &sem) == 0)
+        return sem.sem_perm.mode & 0777;
+    if (kind == 'm' && shmctl(id, IPC_STAT, &shm) == 0)
+        return shm.shm_perm.mode & 0777;
+    if (kind == 'q' && msgctl(id, IPC_STAT, &msq) == 0)
+        return msq.msg_perm.mode & 0777;
+    return 0;
+}
+
+/* The child reports its objects' modes, tells their names, runs the registry
+ * and exits; then none of them may be left. */
+START_TEST(create_registered_makes_0600_objects_that_cleanup_removes)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", path[96];
+    struct captured c;
+    struct made m;
+    struct create_case cc = {.dir = dir};
+    int names[2];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(pipe(names), 0);
+    cc.names_fd = names[1];
+    run_captured(create_all, &cc, &c);
+    close(names[1]);
+    ck_assert_int_eq(read(names[0], &m, sizeof m), (ssize_t)sizeof m);
+    close(names[0]);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(strstr(c.out, "shm mode 600 size 8192\n") != NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, "fifo is mode 600\n") != NULL, "%s", c.out);
+    if (strstr(c.err, "mq_open") == NULL) /* where message queues exist */
+        ck_assert_msg(strstr(c.out, "mq 4 x 64 nonblocking mode 600\n") != NULL, "%s", c.out);
+    snprintf(path, sizeof path, "/dev/shm%s", m.shm);
+    ck_assert_msg(!exists(path) && !exists(m.fifo), "shm or FIFO left");
+    ck_assert_int_eq(mq_unlink(m.mq), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(sysv_mode('s', m.semid) + sysv_mode('s', m.zero_semid), 0);
+    ck_assert_int_eq(sysv_mode('m', m.shmid) + sysv_mode('q', m.msqid), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* The System V objects are looked at in the process that made them, while they
+ * exist; the registry removes them before any assertion, since a failing one
+ * ends the test without exit() (and the objects would outlive it). */
+START_TEST(sysv_create_sets_mode_and_values)
+{
+    const unsigned short values[3] = {1, 2, 3};
+    unsigned short got[3] = {9, 9, 9}, zero[2] = {9, 9};
+    int semid = sysv_sem_create(3, values), zeros = sysv_sem_create(2, NULL);
+    int shmid = sysv_shm_create(4096), msqid = sysv_msg_create();
+    unsigned modes[4] = {sysv_mode('s', semid), sysv_mode('s', zeros), sysv_mode('m', shmid),
+                         sysv_mode('q', msqid)};
+    struct shmid_ds shm = {0};
+    int got_rc = semctl(semid, 0, GETALL, got), zero_rc = semctl(zeros, 0, GETALL, zero);
+    int shm_rc = shmctl(shmid, IPC_STAT, &shm);
+
+    cleanup_run();
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(modes[i], 0600);
+    ck_assert_int_eq(got_rc + zero_rc + shm_rc, 0);
+    ck_assert_msg(got[0] == 1 && got[1] == 2 && got[2] == 3, "%u %u %u", got[0], got[1], got[2]);
+    ck_assert_msg(zero[0] == 0 && zero[1] == 0, "%u %u", zero[0], zero[1]);
+    ck_assert_uint_eq(shm.shm_segsz, 4096);
+    ck_assert_int_eq(sysv_mode('s', semid) + sysv_mode('s', zeros), 0);
+    ck_assert_int_eq(sysv_mode('m', shmid) + sysv_mode('q', msqid), 0);
+}
+END_TEST
+
+static void mkfifo_twice(void *arg)
+{
+    mkfifo_registered(arg);
+    mkfifo_registered(arg); /* O_EXCL semantics: dies, and exit() removes the first */
+}
+
+START_TEST(create_registered_is_exclusive)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", path[64];
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    run_captured(mkfifo_twice, path, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_msg(strstr(c.err, "mkfifo") && strstr(c.err, "File exists"), "%s", c.err);
+    ck_assert_msg(!exists(path), "%s left", path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* A full registry: each helper removes what it just made before dying. */
+static void create_with_a_full_registry(void *arg)
+{
+    const char *what = arg;
+    char name[64];
+
+    while (cleanup_add_path("/nonexistent/entry") != -1)
+        ;
+    snprintf(name, sizeof name, "/test_common-full-%d", (int)getppid());
+    if (strcmp(what, "shm") == 0)
+        shm_create_registered(name, 4096);
+    else
+        mkfifo_registered(what);
+}
+
+START_TEST(create_registered_leaves_nothing_when_the_registry_is_full)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", fifo[64], shm[80];
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(shm, sizeof shm, "/dev/shm/test_common-full-%d", (int)getpid());
+    run_captured(create_with_a_full_registry, fifo, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_msg(strstr(c.err, "No space left on device") != NULL, "%s", c.err);
+    ck_assert_msg(!exists(fifo), "%s left", fifo);
+    run_captured(create_with_a_full_registry, "shm", &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_msg(strstr(c.err, "No space left on device") != NULL, "%s", c.err);
+    ck_assert_msg(!exists(shm), "%s left", shm);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* SIGTERM sent while the loop runs stays pending until ppoll() with the wait
+ * mask; stop_exit() then removes what is registered and dies of it. */
+static void flag_loop(void *arg)
+{
+    const char *path = arg;
+    struct timespec second = {1, 0};
+    sigset_t wait_mask, pending;
+    int n;
+
+    stop_signals_to_flag(&wait_mask);
+    mkfifo_registered(path);
+    stop_exit(); /* stop_signal is 0: returns */
+    printf("stop_exit returned\n");
+    kill(getpid(), SIGTERM);
+    sigpending(&pending);
+    printf("before ppoll: stop_signal %d, pending %d\n", (int)stop_signal,
+           sigismember(&pending, SIGTERM));
+    n = ppoll(NULL, 0, &second, &wait_mask);
+    printf("ppoll %d (%s), stop_signal %d\n", n, n == -1 ? strerror(errno) : "-", (int)stop_signal);
+    stop_exit();
+    printf("not reached\n");
+}
+
+START_TEST(stop_flag_is_seen_only_inside_the_wait)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", path[64], want[64];
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    run_captured(flag_loop, path, &c);
+    ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGTERM, "status %#x: %s",
+                  c.status, c.out);
+    ck_assert_msg(strstr(c.out, "stop_exit returned\n") != NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, "before ppoll: stop_signal 0, pending 1\n") != NULL, "%s", c.out);
+    snprintf(want, sizeof want, "ppoll -1 (Interrupted system call), stop_signal %d\n", SIGTERM);
+    ck_assert_msg(strstr(c.out, want) != NULL, "%s", c.out);
+    ck_assert_msg(strstr(c.out, "not reached") == NULL, "%s", c.out);
+    ck_assert_msg(!exists(path), "%s survived stop_exit", path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* ---- proc.c, timing.c: CPUs, quiet reaping, deadlines ---------------------------- */
+
+START_TEST(allowed_cpus_and_pinning)
+{
+    int cpus[CPU_SETSIZE], n = allowed_cpus(cpus, CPU_SETSIZE), first[2] = {-1, -7};
+    cpu_set_t set;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    ck_assert_int_eq(n, CPU_COUNT(&set));
+    ck_assert_int_eq(allowed_cpus(first, 1), 1); /* at most max */
+    ck_assert_int_eq(first[0], cpus[0]);
+    ck_assert_int_eq(first[1], -7);
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(CPU_ISSET(cpus[i], &set), "CPU %d is not allowed", cpus[i]);
+        ck_assert(i == 0 || cpus[i] > cpus[i - 1]);
+        ck_assert_int_eq(pin_to_cpu(cpus[i]), 0);
+        ck_assert_int_eq(sched_getcpu(), cpus[i]); /* moved there at once */
+    }
+    errno = 0;
+    ck_assert_int_eq(pin_to_cpu(-1), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(pin_to_cpu(CPU_SETSIZE), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    /* Pinned to one CPU now, the process may run on that one only. */
+    ck_assert_int_eq(allowed_cpus(cpus, CPU_SETSIZE), 1);
+}
+END_TEST
+
+static void reap_exit_3(void *arg)
+{
+    pid_t pid = fork();
+
+    (void)arg;
+    if (pid == 0)
+        _exit(3);
+    printf("status %d\n", WEXITSTATUS(reap_quietly(pid)));
+    reap_quietly(pid); /* reaped already: dies */
+}
+
+START_TEST(reap_quietly_returns_the_status_silently)
+{
+    struct captured c;
+
+    run_captured(reap_exit_3, NULL, &c);
+    ck_assert_int_eq(exit_code(&c), 1);
+    ck_assert_str_eq(c.out, "status 3\n"); /* and no "reaped" line */
+    ck_assert_msg(strstr(c.err, "waitpid") && strstr(c.err, "No child processes"), "%s", c.err);
+}
+END_TEST
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+START_TEST(deadline_is_on_the_realtime_clock)
+{
+    const long delays[] = {0, 1, 999, 1000, 1500, 61001, -250};
+
+    for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+        int64_t before = realtime_ns(), after, at;
+        struct timespec d = deadline_after_ms(delays[i]);
+
+        after = realtime_ns();
+        at = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec;
+        ck_assert_msg(d.tv_nsec >= 0 && d.tv_nsec < 1000000000, "tv_nsec %ld", d.tv_nsec);
+        ck_assert_int_ge(at, before + delays[i] * 1000000);
+        ck_assert_int_le(at, after + delays[i] * 1000000);
+    }
+}
+END_TEST
+
+START_TEST(spin_ns_spins_at_least_that_long)
+{
+    uint64_t start = now_ns();
+
+    spin_ns(3000000);
+    ck_assert_uint_ge(elapsed_ns(start), 3000000);
+    start = now_ns();
+    spin_ns(0);
+    ck_assert_uint_lt(elapsed_ns(start), 1000000000);
+}
+END_TEST
+
+/* ---- io.c: descriptor passing and the FIFO check ----------------------------------- */
+
+/* How many descriptors this process has open (/proc/self/fd, less the one
+ * that reads it). */
+static int open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    int n = 0;
+
+    ck_assert_ptr_nonnull(dir);
+    while (readdir(dir) != NULL)
+        n++;
+    closedir(dir);
+    return n - 3; /* ".", ".." and the directory's own */
+}
+
+static void send_two_fds(int sock, int a, int b)
+{
+    union {
+        char buf[CMSG_SPACE(2 * sizeof(int))];
+        struct cmsghdr align;
+    } control = {0};
+    int fds[2] = {a, b};
+    struct iovec iov = {.iov_base = "2", .iov_len = 1};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    ck_assert_int_eq(sendmsg(sock, &msg, 0), 1);
+}
+
+START_TEST(send_fd_and_recv_fd_round_trip)
+{
+    int sv[2], pipefd[2], got, fds_before;
+    char tag = 0, byte = 0;
+
+    sigset_t pipe_signal;
+
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    sigprocmask(SIG_UNBLOCK, &pipe_signal, NULL);
+    signal(SIGPIPE, SIG_DFL); /* as in a program: send_fd must not die of it */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    ck_assert_int_eq(pipe(pipefd), 0);
+    ck_assert_int_eq(send_fd(sv[0], pipefd[1], 'w'), 0);
+    got = recv_fd(sv[1], &tag);
+    ck_assert_int_ge(got, 0);
+    ck_assert_int_ne(got, pipefd[1]); /* a new descriptor, for the same pipe */
+    ck_assert_int_eq(tag, 'w');
+    ck_assert_int_eq(fcntl(got, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    ck_assert_int_eq(write(got, "x", 1), 1);
+    ck_assert_int_eq(read(pipefd[0], &byte, 1), 1);
+    ck_assert_int_eq(byte, 'x');
+    close(got);
+    ck_assert_int_eq(send_fd(sv[0], pipefd[0], 'r'), 0);
+    got = recv_fd(sv[1], NULL); /* the tag may be ignored */
+    ck_assert_int_ge(got, 0);
+    close(got);
+
+    fds_before = open_fds();
+    ck_assert_int_eq(send(sv[0], "n", 1, 0), 1); /* data, no descriptor */
+    errno = 0;
+    ck_assert_int_eq(recv_fd(sv[1], &tag), -1);
+    ck_assert_int_eq(errno, EBADMSG);
+    send_two_fds(sv[0], pipefd[0], pipefd[1]);
+    errno = 0;
+    ck_assert_int_eq(recv_fd(sv[1], &tag), -1);
+    ck_assert_int_eq(errno, EBADMSG);
+    ck_assert_int_eq(open_fds(), fds_before); /* both received copies were closed */
+
+    close(sv[0]);
+    errno = 0;
+    ck_assert_int_eq(recv_fd(sv[1], &tag), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    close(sv[1]);
+    /* A stream socket raises SIGPIPE for a closed peer (SEQPACKET does not). */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    close(sv[1]);
+    errno = 0;
+    ck_assert_int_eq(send_fd(sv[0], pipefd[0], 'p'), -1); /* no SIGPIPE, an error */
+    ck_assert_int_eq(errno, EPIPE);
+    close(sv[0]);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+END_TEST
+
+START_TEST(must_be_fifo_tells_a_fifo_from_a_file)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", fifo[64], file[64];
+    int fd;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(file, sizeof file, "%s/file", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    fd = open(fifo, O_RDWR | O_NONBLOCK); /* Linux: a FIFO opened both ways never waits */
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(must_be_fifo(fd, fifo), 0);
+    close(fd);
+    fd = open(file, O_CREAT | O_EXCL | O_RDWR, 0600);
+    ck_assert_int_ge(fd, 0);
+    errno = 0;
+    ck_assert_int_eq(must_be_fifo(fd, file), -1);
+    ck_assert_int_eq(errno, ENOTSUP);
+    close(fd);
+    errno = 0;
+    ck_assert_int_eq(must_be_fifo(fd, file), -1); /* closed: fstat's own error */
+    ck_assert_int_eq(errno, EBADF);
+    unlink(fifo);
+    unlink(file);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* ---- procfs.c -------------------------------------------------------------------- */
 
 /* The state of `pid` once it is `want`, or its last state after 2 s. */
@@ -1077,6 +1666,53 @@ START_TEST(sysctl_numbers)
 }
 END_TEST
 
+START_TEST(peak_rss_grows_after_touching_32_mib)
+{
+    size_t size = 32u << 20;
+    long before = peak_rss_kib(), after;
+    char *p;
+
+    ck_assert_int_gt(before, 0);
+    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    memset(p, 1, size); /* every page, now resident */
+    after = peak_rss_kib();
+    munmap(p, size);
+    /* The kernel's RSS counters are cached per CPU and may lag by a few pages. */
+    ck_assert_msg(after >= before + 30 * 1024, "VmHWM %ld KiB, then %ld KiB", before, after);
+    ck_assert_int_ge(peak_rss_kib(), after - 1024); /* a peak: unmapping leaves it */
+}
+END_TEST
+
+START_TEST(wait_wchan_of_a_blocked_and_a_running_child)
+{
+    int fds[2], status;
+    pid_t reader = start_reader(fds, NULL), spinner;
+    uint64_t start;
+
+    /* The kernel's pipe read is anon_pipe_read since 2025 (pipe_read before). */
+    ck_assert_int_eq(proc_wait_wchan(reader, "anon_pipe_read", 2000), 0);
+    ck_assert_int_eq(proc_wait_wchan(reader, "", 100), 0); /* any wait channel */
+    stop_reader(reader, fds[1]);
+    errno = 0;
+    ck_assert_int_eq(proc_wait_wchan(reader, "anon_pipe_read", 100), -1);
+    ck_assert_int_eq(errno, ENOENT);
+
+    spinner = fork();
+    ck_assert_int_ge(spinner, 0);
+    if (spinner == 0)
+        for (;;) /* never asleep: no wait channel */
+            ;
+    start = now_ns();
+    errno = 0;
+    ck_assert_int_eq(proc_wait_wchan(spinner, "anon_pipe_read", 50), -1);
+    ck_assert_int_eq(errno, ETIMEDOUT);
+    ck_assert_uint_ge(elapsed_ns(start), 50000000);
+    kill(spinner, SIGKILL);
+    ck_assert_int_eq(waitpid(spinner, &status, 0), spinner);
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static Suite *common_suite(void)
@@ -1118,11 +1754,26 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
     tcase_add_test(cleanup, cleanup_registry_has_limits);
     tcase_add_test(cleanup, stop_signals_wait_until_the_object_is_registered);
+    tcase_add_test(cleanup, cleanup_stops_and_reaps_registered_children_first);
+    tcase_add_test(cleanup, cleanup_kills_a_child_that_ignores_sigterm);
+    tcase_add_test(cleanup, create_registered_makes_0600_objects_that_cleanup_removes);
+    tcase_add_test(cleanup, sysv_create_sets_mode_and_values);
+    tcase_add_test(cleanup, create_registered_is_exclusive);
+    tcase_add_test(cleanup, create_registered_leaves_nothing_when_the_registry_is_full);
+    tcase_add_test(cleanup, stop_flag_is_seen_only_inside_the_wait);
+    tcase_add_test(errors, allowed_cpus_and_pinning);
+    tcase_add_test(errors, reap_quietly_returns_the_status_silently);
+    tcase_add_test(timing, deadline_is_on_the_realtime_clock);
+    tcase_add_test(timing, spin_ns_spins_at_least_that_long);
+    tcase_add_test(io, send_fd_and_recv_fd_round_trip);
+    tcase_add_test(io, must_be_fifo_tells_a_fifo_from_a_file);
     tcase_add_test(procfs, state_of_a_sleeping_and_a_stopped_process);
     tcase_add_test(procfs, state_despite_spaces_and_parens_in_the_name);
     tcase_add_test(procfs, wchan_of_a_reader_blocked_on_a_pipe);
     tcase_add_test(procfs, descriptor_flags_of_a_process);
     tcase_add_test(procfs, sysctl_numbers);
+    tcase_add_test(procfs, peak_rss_grows_after_touching_32_mib);
+    tcase_add_test(procfs, wait_wchan_of_a_blocked_and_a_running_child);
     suite_add_tcase(s, errors);
     suite_add_tcase(s, parse);
     suite_add_tcase(s, timing);

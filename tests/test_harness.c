@@ -246,6 +246,22 @@ START_TEST(what_others_keep_is_neither_blamed_nor_touched)
 }
 END_TEST
 
+/* --threads-only (make SANITIZE=thread) runs the programs that start threads
+ * and no other. */
+START_TEST(threads_only_keeps_the_threaded_programs)
+{
+    const char *args[] = {"--threads-only", "selftest", NULL};
+    char *out;
+
+    ck_assert_msg(run_examples(&out, args) == 0, "%s", out);
+    ck_assert_msg(strstr(out, "of 1 programs") != NULL, "%s", out);
+    ck_assert_msg(report_line(out, "ok  ", "basic_threads", "(no arguments)") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "basic_selftest") == NULL && strstr(out, "basic_wrong") == NULL,
+                  "a program without threads ran: %s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(the_fallback_mode_reports_but_removes_nothing)
 {
     const char *args[] = {"--no-namespaces",    "--only",   "basic_wrong", "--case",
@@ -276,6 +292,7 @@ int main(void)
 
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, a_right_program_passes_every_directive);
+    tcase_add_test(tc, threads_only_keeps_the_threaded_programs);
     tcase_add_test(tc, every_mistake_is_caught_for_its_reason);
     tcase_add_test(tc, a_hang_names_what_to_look_at);
     tcase_add_test(tc, an_open_descriptor_fails_only_under_valgrind);
