@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "proc.h"
 #include "stats.h"
 #include "timing.h"
 
@@ -29,16 +30,6 @@ static const char usage[] = "[--mib N]    (N a multiple of 2 from 2 to 512, defa
 #define HUGE (2UL << 20)
 #define WALK_STEPS 2000000
 #define RUNS 3
-
-/* moves to common/ (common-api.md) */
-static int pin_to_cpu(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set);
-}
 
 static long minor_faults(void)
 {

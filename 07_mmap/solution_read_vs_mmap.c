@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "proc.h"
 #include "cleanup.h"
 #include "io.h"
 #include "stats.h"
@@ -33,16 +34,6 @@ static const char usage[] = "[--size SIZE] [--runs R]    (SIZE a power of two fr
 #define MAX_RUNS 15
 
 static unsigned char *buffer; /* page-aligned, CHUNK bytes */
-
-/* moves to common/ (common-api.md) */
-static int pin_to_cpu(int cpu)
-{
-    cpu_set_t set;
-
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof set, &set);
-}
 
 static uint64_t sum(const unsigned char *p, size_t n)
 {
