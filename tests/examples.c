@@ -745,11 +745,11 @@ static int parse_options(int argc, char *argv[])
     opt.delay_scale = opt.timeout_scale;
     if (opt.valgrind) {
         /* Work runs 10-50 times slower, but a signal's delay is mostly waiting: the
-         * start-up (about a second) and a little more time to reach the state the delay
-         * allows for. */
+         * start-up (a second or more on a busy machine) and more time to reach the state
+         * the delay allows for. */
         opt.timeout_scale *= 10;
-        opt.delay_scale *= 3;
-        opt.delay_offset_ms = 1000;
+        opt.delay_scale *= 4;
+        opt.delay_offset_ms = 1500;
     }
     if ((opt.valgrind || opt.light) && !jobs_given)
         opt.jobs *= 2; /* slowed cases mostly wait; twice the CPUs keeps both busy */

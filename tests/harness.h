@@ -48,7 +48,7 @@ struct options {
     bool threads_only;            /* --threads-only: programs that start threads (for TSan) */
     unsigned jobs;                /* -j N */
     double timeout_scale;         /* time limits: TIMEOUT_SCALE, times 10 under valgrind */
-    double delay_scale;           /* signal delays: TIMEOUT_SCALE, times 3 under valgrind */
+    double delay_scale;           /* signal delays: TIMEOUT_SCALE, times 4 under valgrind */
     unsigned delay_offset_ms;     /* and added to them: valgrind's start-up */
     char top[SHORT_PATH];         /* the collection's top folder */
     char work[SHORT_PATH];        /* tests/.work: case folders */
