@@ -17,6 +17,7 @@
 #include "stats.h"
 #include "timing.h"
 #include "transport.h"
+#include "bench_report.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -24,36 +25,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 static const char usage[] = "[--sizes LIST] [--mechanisms LIST] [--rounds N] [--bytes T] "
                             "[--cpus A,B] [--csv FILE|-]";
 
-#define MAX_SIZES 16
 #define ROW_BYTES_CAP (16u << 20) /* a row's round trips move at most 16 MiB each way */
 #define PAGE 4096
-
-struct config {
-    uint64_t sizes[MAX_SIZES];
-    size_t nsizes;
-    bool use[16]; /* by index in transport_names */
-    long rounds;
-    uint64_t stream_bytes;
-    int cpu[2];     /* the two CPUs of the two-core placement; the first is the one-core one */
-    int placements; /* 1 when only one CPU may be used */
-    int usable;     /* CPUs this process may use (sched_getaffinity) */
-    bool pinned;    /* false: pinning failed, the rows run where the scheduler puts them */
-    const char *csv;
-};
-
-struct row {
-    const char *mechanism;
-    uint64_t size;
-    struct stats rt;       /* round trip, microseconds */
-    uint64_t stream_bytes; /* messages * size: what was streamed */
-    double mb_per_s, msgs_per_s, cpu_parent_s, cpu_child_s;
-};
 
 static void *alloc_pages(uint64_t n)
 {
@@ -79,7 +57,7 @@ static void stamp(unsigned char *buf, uint64_t n, uint64_t k)
 
 /* The stream: T bytes, but at most 10 messages per timed round trip, so that 64-byte
  * messages across two virtual CPUs (a wake-up each, 50-100 us) do not take minutes. */
-static uint64_t stream_messages(const struct config *cfg, uint64_t size)
+static uint64_t stream_messages(const struct bench_config *cfg, uint64_t size)
 {
     uint64_t messages = (cfg->stream_bytes + size - 1) / size;
     uint64_t cap = 10 * (uint64_t)cfg->rounds;
@@ -87,7 +65,7 @@ static uint64_t stream_messages(const struct config *cfg, uint64_t size)
     return messages < cap ? messages : cap;
 }
 
-static long timed_rounds(const struct config *cfg, uint64_t size)
+static long timed_rounds(const struct bench_config *cfg, uint64_t size)
 {
     uint64_t cap = ROW_BYTES_CAP / size;
 
@@ -96,7 +74,8 @@ static long timed_rounds(const struct config *cfg, uint64_t size)
 
 /* Side 1: echoes the round trips, then checks the stream and acknowledges it.  Exit status
  * 0, or 1 after saying what went wrong. */
-static noreturn void peer(const struct config *cfg, struct transport *t, uint64_t size, int cpu)
+static noreturn void peer(const struct bench_config *cfg, struct transport *t, uint64_t size,
+                          int cpu)
 {
     unsigned char *buf = alloc_pages(size), *want = alloc_pages(size);
     long trips = cfg->rounds / 10 + 10 + timed_rounds(cfg, size);
@@ -126,7 +105,8 @@ static noreturn void peer(const struct config *cfg, struct transport *t, uint64_
 }
 
 /* Side 0: times the round trips and the stream. */
-static void drive(const struct config *cfg, struct transport *t, struct row *row, double *samples)
+static void drive(const struct bench_config *cfg, struct transport *t, struct bench_row *row,
+                  double *samples)
 {
     unsigned char *buf = alloc_pages(row->size), *back = alloc_pages(row->size);
     long warm = cfg->rounds / 10 + 10, timed = timed_rounds(cfg, row->size);
@@ -173,8 +153,8 @@ static double cpu_seconds(int who)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static void measure(const struct config *cfg, const char *name, uint64_t size, int placement,
-                    struct row *row, double *samples)
+static void measure(const struct bench_config *cfg, const char *name, uint64_t size, int placement,
+                    struct bench_row *row, double *samples)
 {
     int cpu = cfg->cpu[placement];
     double self0 = cpu_seconds(RUSAGE_SELF), children0 = cpu_seconds(RUSAGE_CHILDREN);
@@ -182,7 +162,7 @@ static void measure(const struct config *cfg, const char *name, uint64_t size, i
     pid_t pid;
     int slot, status;
 
-    *row = (struct row){.mechanism = name, .size = size};
+    *row = (struct bench_row){.mechanism = name, .size = size};
     if (cfg->pinned)
         pin_to_cpu(cfg->cpu[0]);
     t = transport_open(name);
@@ -220,8 +200,6 @@ static size_t split_list(char *list, char **items, size_t max, const char *what)
     return n;
 }
 
-static char not_pinned_reason[160]; /* empty when pinning works */
-
 static int cpu_arg(const char *s)
 {
     return (int)cli_long(s, 0, CPU_SETSIZE - 1, "--cpus: each CPU", usage);
@@ -229,7 +207,7 @@ static int cpu_arg(const char *s)
 
 /* The two CPUs: --cpus A,B, or the first two this process may use.  Both are tried at once,
  * so a placement that cannot be had is said before any row, not hidden in one. */
-static void choose_cpus(struct config *cfg, const char *arg)
+static void choose_cpus(struct bench_config *cfg, const char *arg)
 {
     int allowed[CPU_SETSIZE];
     int n = allowed_cpus(allowed, CPU_SETSIZE);
@@ -256,7 +234,7 @@ static void choose_cpus(struct config *cfg, const char *arg)
     cfg->pinned = true;
     for (int p = 0; p < cfg->placements; p++)
         if (pin_to_cpu(cfg->cpu[p]) == -1 && cfg->pinned) {
-            snprintf(not_pinned_reason, sizeof not_pinned_reason, "pinning to CPU %d failed: %s",
+            snprintf(cfg->not_pinned, sizeof cfg->not_pinned, "pinning to CPU %d failed: %s",
                      cfg->cpu[p], strerror(errno));
             cfg->pinned = false;
         }
@@ -265,160 +243,7 @@ static void choose_cpus(struct config *cfg, const char *arg)
         die_errno("restoring this process's CPU affinity");
 }
 
-static void read_cpuinfo(char *model, size_t size, bool *hypervisor)
-{
-    FILE *f = fopen("/proc/cpuinfo", "re");
-    char line[4096];
-
-    snprintf(model, size, "unknown (no model name in /proc/cpuinfo)");
-    *hypervisor = false;
-    if (f == NULL)
-        return;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *value = strchr(line, ':');
-
-        if (value == NULL)
-            continue;
-        value += strspn(value + 1, " ") + 1;
-        value[strcspn(value, "\n")] = '\0';
-        if (strncmp(line, "model name", 10) == 0)
-            snprintf(model, size, "%s", value);
-        if (strncmp(line, "flags", 5) == 0 && strstr(value, " hypervisor") != NULL)
-            *hypervisor = true;
-    }
-    fclose(f);
-}
-
-static void describe_machine(const struct config *cfg)
-{
-    char model[256];
-    bool hypervisor;
-    struct utsname un;
-    read_cpuinfo(model, sizeof model, &hypervisor);
-    if (uname(&un) == -1)
-        die_errno("uname");
-    printf("[machine] CPU: %s; %ld online, %d usable by this process\n", model,
-           sysconf(_SC_NPROCESSORS_ONLN), cfg->usable);
-    printf("[machine] kernel: %s %s %s\n", un.sysname, un.release, un.machine);
-    if (hypervisor)
-        printf("[machine] WARNING: under a hypervisor (the hypervisor CPU flag): a wake-up across "
-               "CPUs is an interrupt to a virtual CPU the host may not be running, so the "
-               "two-core column is slower and noisier than on bare metal\n");
-    else
-        printf("[machine] no hypervisor flag in /proc/cpuinfo: bare metal, as far as it tells\n");
-    if (!cfg->pinned)
-        printf("[bench] NOT PINNED: %s; the rows run wherever the scheduler puts them\n",
-               not_pinned_reason);
-    else if (cfg->placements == 2)
-        printf("[bench] placement: one core = both processes pinned to CPU %d; two cores = "
-               "pinned to CPUs %d and %d\n",
-               cfg->cpu[0], cfg->cpu[0], cfg->cpu[1]);
-    else
-        printf("[bench] placement: both processes pinned to CPU %d; two cores: not available "
-               "(this process may use one CPU)\n",
-               cfg->cpu[0]);
-    printf("[bench] method: a fresh pair of processes per row; %ld warm-up round trips, then "
-           "%ld timed (fewer for big messages: at most 16 MiB each way, at least 20); a stream "
-           "of %s (at most %ld messages) per row, every byte checked; every transport blocks, "
-           "none spins\n",
-           cfg->rounds / 10 + 10, cfg->rounds, fmt_bytes(cfg->stream_bytes).s, 10 * cfg->rounds);
-}
-
-static int by_p50(const void *a, const void *b)
-{
-    double x = ((const struct row *)a)->rt.p50, y = ((const struct row *)b)->rt.p50;
-
-    return (x > y) - (x < y);
-}
-
-static void print_cell(const struct row *r)
-{
-    printf(" | %5zu %7.1f %7.1f %7.1f %7.1f %7.1f %8.1f %8.0f %6.3f", r->rt.n, r->rt.p50, r->rt.p90,
-           r->rt.p99, r->rt.p999, r->rt.max, r->mb_per_s, r->msgs_per_s,
-           r->cpu_parent_s + r->cpu_child_s);
-}
-
-/* rows[] holds pairs: [i] one core, [i + 1] two cores.  One table per size, sorted by the
- * one-core median. */
-static void print_tables(const struct config *cfg, struct row *rows, size_t nrows)
-{
-    static const char columns[] = " |     n     p50     p90     p99   p99.9     max     MB/s"
-                                  "    msg/s  cpu_s";
-    struct row *pairs = calloc(nrows, sizeof *pairs);
-
-    if (pairs == NULL)
-        die_errno("allocating the tables");
-    for (size_t s = 0; s < cfg->nsizes; s++) {
-        size_t n = 0;
-
-        for (size_t i = 0; i < nrows; i += 2)
-            if (rows[i].size == cfg->sizes[s]) {
-                pairs[n] = rows[i];
-                pairs[n + 1] = rows[i + 1];
-                n += 2;
-            }
-        /* Sort the pairs by their first element: qsort on pairs of rows. */
-        qsort(pairs, n / 2, 2 * sizeof *pairs, by_p50);
-        printf("\n%s messages: round trip in us, stream in MB/s (10^6 B/s) and messages/s, "
-               "cpu_s = CPU seconds of both sides for the row\n",
-               fmt_bytes(cfg->sizes[s]).s);
-        printf("%-15s | %-69s | %s\n", "", cfg->pinned ? "one core" : "not pinned",
-               cfg->placements == 2 ? (cfg->pinned ? "two cores" : "not pinned") : "");
-        printf("%-15s%s%s\n", "mechanism", columns, cfg->placements == 2 ? columns : "");
-        for (size_t i = 0; i < n; i += 2) {
-            printf("%-15s", pairs[i].mechanism);
-            print_cell(&pairs[i]);
-            if (cfg->placements == 2)
-                print_cell(&pairs[i + 1]);
-            printf("\n");
-        }
-    }
-    free(pairs);
-}
-
-/* Opened before the first row, so a path that cannot be written fails at once; "-" is stdout. */
-static FILE *open_csv(const char *path)
-{
-    FILE *f;
-
-    if (strcmp(path, "-") == 0)
-        return stdout;
-    f = fopen(path, "we");
-    if (f == NULL)
-        die_errno("creating %s", path);
-    return f;
-}
-
-static void write_csv(const struct config *cfg, FILE *f, const struct row *rows, size_t nrows)
-{
-    printf("\n");
-    fprintf(f, "mechanism,message_bytes,placement,cpus,pinned,round_trips,rt_p50_us,rt_p90_us,"
-               "rt_p99_us,rt_p999_us,rt_max_us,stream_bytes,stream_MB_per_s,stream_msgs_per_s,"
-               "cpu_parent_s,cpu_child_s\n");
-    for (size_t i = 0; i < nrows; i++) {
-        const struct row *r = &rows[i];
-        int p = (int)(i % 2);
-        char cpus[32];
-
-        if (p >= cfg->placements)
-            continue;
-        if (p == 0)
-            snprintf(cpus, sizeof cpus, "%d", cfg->cpu[0]);
-        else
-            snprintf(cpus, sizeof cpus, "%d+%d", cfg->cpu[0], cfg->cpu[1]);
-        fprintf(f, "%s,%llu,%s,%s,%s,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%llu,%.1f,%.0f,%.4f,%.4f\n",
-                r->mechanism, (unsigned long long)r->size, p == 0 ? "one-core" : "two-cores", cpus,
-                cfg->pinned ? "yes" : "no", r->rt.n, r->rt.p50, r->rt.p90, r->rt.p99, r->rt.p999,
-                r->rt.max, (unsigned long long)r->stream_bytes, r->mb_per_s, r->msgs_per_s,
-                r->cpu_parent_s, r->cpu_child_s);
-    }
-    if (f != stdout && fclose(f) == EOF)
-        die_errno("writing %s", cfg->csv);
-    printf("[bench] wrote %zu rows to %s\n", nrows / 2 * (size_t)cfg->placements,
-           f == stdout ? "stdout" : cfg->csv);
-}
-
-static void parse_args(int argc, char *argv[], struct config *cfg)
+static void parse_args(int argc, char *argv[], struct bench_config *cfg)
 {
     static const struct option longopts[] = {
         {"sizes", required_argument, NULL, 's'},  {"mechanisms", required_argument, NULL, 'm'},
@@ -430,7 +255,7 @@ static void parse_args(int argc, char *argv[], struct config *cfg)
     char copy[512];
     int opt;
 
-    *cfg = (struct config){.rounds = 100, .stream_bytes = 1u << 20};
+    *cfg = (struct bench_config){.rounds = 100, .stream_bytes = 1u << 20};
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
         if (opt == 's')
             sizes = optarg;
@@ -473,8 +298,8 @@ static void parse_args(int argc, char *argv[], struct config *cfg)
 
 int main(int argc, char *argv[])
 {
-    struct config cfg;
-    struct row *rows;
+    struct bench_config cfg;
+    struct bench_row *rows;
     double *samples;
     FILE *csv = NULL;
     size_t nrows = 0, used = 0;
