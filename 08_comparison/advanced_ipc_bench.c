@@ -81,6 +81,8 @@ static noreturn void peer(const struct bench_config *cfg, struct transport *t, u
     long trips = cfg->rounds / 10 + 10 + timed_rounds(cfg, size);
     uint64_t messages = stream_messages(cfg, size);
 
+    if (cfg->csv_out != NULL && cfg->csv_out != stdout)
+        fclose(cfg->csv_out); /* the parent's, still empty: nothing to flush */
     if (cfg->pinned)
         pin_to_cpu(cpu);
     transport_take_side(t, 1, getppid());
@@ -301,7 +303,6 @@ int main(int argc, char *argv[])
     struct bench_config cfg;
     struct bench_row *rows;
     double *samples;
-    FILE *csv = NULL;
     size_t nrows = 0, used = 0;
 
     parse_args(argc, argv, &cfg);
@@ -312,7 +313,7 @@ int main(int argc, char *argv[])
     if (rows == NULL || samples == NULL)
         die_errno("allocating the results");
     if (cfg.csv != NULL)
-        csv = open_csv(cfg.csv);
+        cfg.csv_out = open_csv(cfg.csv);
     describe_machine(&cfg);
     for (size_t k = 0; k < transport_count; k++) {
         if (!cfg.use[k])
@@ -326,7 +327,7 @@ int main(int argc, char *argv[])
     }
     print_tables(&cfg, rows, nrows);
     if (cfg.csv != NULL)
-        write_csv(&cfg, csv, rows, nrows);
+        write_csv(&cfg, cfg.csv_out, rows, nrows);
     free(rows);
     free(samples);
     return 0;

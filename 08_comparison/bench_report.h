@@ -28,6 +28,7 @@ struct bench_config {
     bool pinned;    /* false: pinning failed, the rows run where the scheduler puts them */
     char not_pinned[160]; /* why, when pinned is false */
     const char *csv;
+    FILE *csv_out; /* opened before the first row; NULL without --csv */
 };
 
 struct bench_row {
