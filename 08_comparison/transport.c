@@ -523,6 +523,33 @@ static int sock_recv_chunk(struct transport *t, unsigned char *p, size_t len)
     return 0;
 }
 
+struct chunk_ops {
+    int (*send)(struct transport *t, const unsigned char *p, size_t len);
+    int (*recv)(struct transport *t, unsigned char *p, size_t len);
+};
+
+static const struct chunk_ops *chunk_ops(const struct transport *t)
+{
+    static const struct chunk_ops mq = {mq_send_chunk, mq_recv_chunk};
+    static const struct chunk_ops sysv = {sysv_send_chunk, sysv_recv_chunk};
+    static const struct chunk_ops shm = {shm_send_chunk, shm_recv_chunk};
+    static const struct chunk_ops sock = {sock_send_chunk, sock_recv_chunk};
+
+    return t->kind == POSIX_MQ ? &mq : t->kind == SYSV_MSG ? &sysv : t->shm != NULL ? &shm : &sock;
+}
+
+/* The rule of transport.h: ceil(n / chunk) messages, each `chunk` bytes but the last; zero
+ * bytes are one empty message, so that a send of 0 still meets its receive. */
+static size_t chunk_count(const struct transport *t, size_t n)
+{
+    return n == 0 ? 1 : (n + t->chunk - 1) / t->chunk;
+}
+
+static size_t chunk_len(const struct transport *t, size_t n, size_t i)
+{
+    return n - i * t->chunk < t->chunk ? n - i * t->chunk : t->chunk;
+}
+
 int transport_send(struct transport *t, const void *buf, size_t n)
 {
     const unsigned char *p = buf;
@@ -545,18 +572,9 @@ int transport_send(struct transport *t, const void *buf, size_t n)
         return 0;
     default: break;
     }
-    for (size_t off = 0; off < n || (n == 0 && off == 0); off += t->chunk) {
-        size_t len = n - off < t->chunk ? n - off : t->chunk;
-        int rc = t->kind == POSIX_MQ   ? mq_send_chunk(t, p + off, len)
-                 : t->kind == SYSV_MSG ? sysv_send_chunk(t, p + off, len)
-                 : t->shm != NULL      ? shm_send_chunk(t, p + off, len)
-                                       : sock_send_chunk(t, p + off, len);
-
-        if (rc == -1)
+    for (size_t i = 0; i < chunk_count(t, n); i++)
+        if (chunk_ops(t)->send(t, p + i * t->chunk, chunk_len(t, n, i)) == -1)
             return -1;
-        if (n == 0)
-            break;
-    }
     return 0;
 }
 
@@ -582,18 +600,9 @@ int transport_recv(struct transport *t, void *buf, size_t n)
     }
     default: break;
     }
-    for (size_t off = 0; off < n || (n == 0 && off == 0); off += t->chunk) {
-        size_t len = n - off < t->chunk ? n - off : t->chunk;
-        int rc = t->kind == POSIX_MQ   ? mq_recv_chunk(t, p + off, len)
-                 : t->kind == SYSV_MSG ? sysv_recv_chunk(t, p + off, len)
-                 : t->shm != NULL      ? shm_recv_chunk(t, p + off, len)
-                                       : sock_recv_chunk(t, p + off, len);
-
-        if (rc == -1)
+    for (size_t i = 0; i < chunk_count(t, n); i++)
+        if (chunk_ops(t)->recv(t, p + i * t->chunk, chunk_len(t, n, i)) == -1)
             return -1;
-        if (n == 0)
-            break;
-    }
     return 0;
 }
 
