@@ -1,7 +1,8 @@
 /* test_transport.c - Check unit tests of transport.h: every mechanism carries 64 B, 4 KiB,
  * 64 KiB and 1 MiB to a forked peer and back with every byte checked against a pattern that
  * changes each byte (so a lost, repeated or reordered chunk shows); the chunk rule is the
- * stated one; an unknown name is refused; a peer that closes is reported, not waited for.
+ * stated one; an unknown name is refused; a message of the wrong length is refused (EPROTO);
+ * a peer that closes, or dies where there is no end of file, is reported, not waited for.
  */
 #define _GNU_SOURCE
 #include "transport.h"
@@ -134,6 +135,54 @@ START_TEST(closed_peer_is_reported)
 }
 END_TEST
 
+/* A message of the wrong length fails the receive with EPROTO, whatever carries it. */
+START_TEST(wrong_length_is_refused)
+{
+    static const char *const names[] = {"unix-dgram", "unix-seqpacket", "posix-mq",
+                                        "sysv-msg",   "shm-sem",        "shm-futex"};
+    struct transport *t = transport_open(names[_i]);
+    unsigned char buf[100] = {0};
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(t);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        transport_take_side(t, 1, getppid());
+        _exit(transport_send(t, buf, sizeof buf) == 0 ? 0 : 1);
+    }
+    transport_take_side(t, 0, pid);
+    errno = 0;
+    ck_assert_int_eq(transport_recv(t, buf, 64), -1);
+    ck_assert_int_eq(errno, EPROTO);
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+END_TEST
+
+/* Shared memory and POSIX queues have no end of file: a peer that died without a word is
+ * noticed at the next one-second check (a zombie child counts as gone). */
+START_TEST(dead_peer_is_noticed)
+{
+    static const char *const names[] = {"posix-mq", "shm-sem", "shm-futex"};
+    struct transport *t = transport_open(names[_i]);
+    char byte;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(t);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0)
+        _exit(0);
+    transport_take_side(t, 0, pid);
+    errno = 0;
+    ck_assert_int_eq(transport_recv(t, &byte, 1), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("transport");
@@ -146,6 +195,8 @@ int main(void)
     tcase_add_loop_test(tc, chunk_rule_is_the_stated_one, 0, (int)transport_count);
     tcase_add_test(tc, unknown_name_is_refused);
     tcase_add_loop_test(tc, closed_peer_is_reported, 0, 5);
+    tcase_add_loop_test(tc, wrong_length_is_refused, 0, 6);
+    tcase_add_loop_test(tc, dead_peer_is_noticed, 0, 3);
     suite_add_tcase(suite, tc);
     runner = srunner_create(suite);
     srunner_run_all(runner, CK_NORMAL);

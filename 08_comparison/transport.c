@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,9 +87,18 @@ static void *alloc_pages(size_t n)
     return aligned_alloc(PAGE, (n + PAGE - 1) / PAGE * PAGE);
 }
 
+/* A child that has died stays a zombie until reaped, and kill(pid, 0) still succeeds on a
+ * zombie: ask waitid() first, with WNOWAIT so the caller can still reap it.  A peer that is
+ * not our child (side 1 asking after its parent) is asked with kill(). */
 static bool peer_gone(const struct transport *t)
 {
-    return t->peer > 0 && kill(t->peer, 0) == -1 && errno == ESRCH;
+    siginfo_t info = {0};
+
+    if (t->peer <= 0)
+        return false;
+    if (waitid(P_PID, (id_t)t->peer, &info, WEXITED | WNOHANG | WNOWAIT) == 0)
+        return info.si_pid == t->peer;
+    return kill(t->peer, 0) == -1 && errno == ESRCH;
 }
 
 static int open_pipes(struct transport *t)
