@@ -1,5 +1,4 @@
-/* advanced_ipc_bench.c - one method for ten IPC mechanisms: round-trip percentiles, stream rate,
- * CPU
+/* advanced_ipc_bench.c - ten mechanisms, one method: round-trip percentiles, stream, CPU time
  *
  * Each row is a fresh pair of processes (fork) joined by one transport of transport.h.
  * Latency: W warm-up round trips of S bytes answered with S bytes, then N timed ones, each
@@ -42,14 +41,15 @@ static void *alloc_pages(uint64_t n)
     return p;
 }
 
-/* Every byte differs from its neighbours; the first 8 carry the message number, so a lost,
- * repeated or reordered message fails the check as surely as a corrupted one. */
+/* A pattern with no short period, so a chunk delivered at the wrong offset differs. */
 static void fill_pattern(unsigned char *buf, uint64_t n)
 {
     for (uint64_t i = 0; i < n; i++)
         buf[i] = (unsigned char)((i * 2654435761u) >> 13);
 }
 
+/* The first 8 bytes carry the message number, so a lost, repeated or reordered message fails
+ * the check as surely as a corrupted one. */
 static void stamp(unsigned char *buf, uint64_t n, uint64_t k)
 {
     memcpy(buf, &k, n < sizeof k ? n : sizeof k);
@@ -65,11 +65,13 @@ static uint64_t stream_messages(const struct bench_config *cfg, uint64_t size)
     return messages < cap ? messages : cap;
 }
 
+/* --rounds, but no more than ROW_BYTES_CAP each way (and never fewer than 20 for that). */
 static long timed_rounds(const struct bench_config *cfg, uint64_t size)
 {
     uint64_t cap = ROW_BYTES_CAP / size;
+    long limit = cap < 20 ? 20 : (long)cap;
 
-    return cap < 20 ? 20 : (long)cap < cfg->rounds ? (long)cap : cfg->rounds;
+    return cfg->rounds < limit ? cfg->rounds : limit;
 }
 
 /* Side 1: echoes the round trips, then checks the stream and acknowledges it.  Exit status
