@@ -1,0 +1,51 @@
+/* bench_report.h - what advanced_ipc_bench measures with, and how it reports it.
+ *
+ * The report is not the lesson of the benchmark but its contract with the reader: the machine
+ * first (CPU model, CPUs, kernel, hypervisor), the placement and the method in words, then one
+ * table per message size sorted by the one-core median, and a CSV whose header names every
+ * column with its unit.
+ */
+#ifndef BENCH_REPORT_H
+#define BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stats.h"
+
+#define MAX_SIZES 16
+
+struct bench_config {
+    uint64_t sizes[MAX_SIZES];
+    size_t nsizes;
+    bool use[16]; /* by index in transport_names */
+    long rounds;
+    uint64_t stream_bytes;
+    int cpu[2];     /* the two CPUs of the two-core placement; the first is the one-core one */
+    int placements; /* 1 when only one CPU may be used */
+    int usable;     /* CPUs this process may use (sched_getaffinity) */
+    bool pinned;    /* false: pinning failed, the rows run where the scheduler puts them */
+    char not_pinned[160]; /* why, when pinned is false */
+    const char *csv;
+    FILE *csv_out; /* opened before the first row; NULL without --csv */
+};
+
+struct bench_row {
+    const char *mechanism;
+    uint64_t size;
+    struct stats rt;       /* round trip, microseconds */
+    uint64_t stream_bytes; /* messages * size: what was streamed */
+    double mb_per_s, msgs_per_s, cpu_parent_s, cpu_child_s;
+};
+
+/* The machine, the placement and the method, as [machine] and [bench] lines. */
+void describe_machine(const struct bench_config *cfg);
+/* rows[] holds pairs, [i] one core and [i + 1] two cores, of nrows rows in all. */
+void print_tables(const struct bench_config *cfg, struct bench_row *rows, size_t nrows);
+/* "-" is stdout; dies (exit 1) when the file cannot be created. */
+FILE *open_csv(const char *path);
+/* One line per measured row; closes f unless it is stdout. */
+void write_csv(const struct bench_config *cfg, FILE *f, const struct bench_row *rows, size_t nrows);
+
+#endif

@@ -1,0 +1,206 @@
+/* test_transport.c - Check unit tests of transport.h: every mechanism carries 64 B, 4 KiB,
+ * 64 KiB and 1 MiB to a forked peer and back with every byte checked against a pattern that
+ * changes each byte (so a lost, repeated or reordered chunk shows); the chunk rule is the
+ * stated one; an unknown name is refused; a message of the wrong length is refused (EPROTO);
+ * a peer that closes, or dies where there is no end of file, is reported, not waited for.
+ */
+#define _GNU_SOURCE
+#include "transport.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const size_t sizes[] = {64, 4096, 65536, 1048576};
+#define MAX_SIZE 1048576
+
+/* Not periodic in any power of two below 2^24, so a chunk in the wrong place differs. */
+static void fill_pattern(unsigned char *buf, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)((i * 2654435761u + seed) >> 13);
+}
+
+/* The peer: receives each size, checks it, sends it back; exit status 0 if all were right. */
+static void echo_peer(struct transport *t)
+{
+    unsigned char *buf = aligned_alloc(4096, MAX_SIZE);
+    unsigned char *want = aligned_alloc(4096, MAX_SIZE);
+    int status = 0;
+
+    transport_take_side(t, 1, getppid());
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        fill_pattern(want, sizes[s], (unsigned)s);
+        if (transport_recv(t, buf, sizes[s]) == -1 || memcmp(buf, want, sizes[s]) != 0 ||
+            transport_send(t, buf, sizes[s]) == -1) {
+            status = 1;
+            break;
+        }
+    }
+    transport_close(t);
+    free(buf);
+    free(want);
+    _exit(status);
+}
+
+START_TEST(round_trips_every_size)
+{
+    const char *name = transport_names[_i];
+    struct transport *t = transport_open(name);
+    unsigned char *out = aligned_alloc(4096, MAX_SIZE);
+    unsigned char *back = aligned_alloc(4096, MAX_SIZE);
+    pid_t pid;
+    int status;
+
+    ck_assert_msg(t != NULL, "%s: transport_open: %s", name, strerror(errno));
+    ck_assert_str_eq(transport_name(t), name);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0)
+        echo_peer(t);
+    transport_take_side(t, 0, pid);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        fill_pattern(out, sizes[s], (unsigned)s);
+        memset(back, 0, sizes[s]);
+        ck_assert_msg(transport_send(t, out, sizes[s]) == 0, "%s: send %zu: %s", name, sizes[s],
+                      strerror(errno));
+        ck_assert_msg(transport_recv(t, back, sizes[s]) == 0, "%s: recv %zu: %s", name, sizes[s],
+                      strerror(errno));
+        ck_assert_msg(memcmp(out, back, sizes[s]) == 0, "%s: %zu bytes came back changed", name,
+                      sizes[s]);
+    }
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: the peer saw wrong data",
+                  name);
+    free(out);
+    free(back);
+}
+END_TEST
+
+START_TEST(chunk_rule_is_the_stated_one)
+{
+    struct transport *t = transport_open(transport_names[_i]);
+    const char *name = transport_names[_i];
+    size_t chunk;
+
+    ck_assert_ptr_nonnull(t);
+    chunk = transport_chunk(t);
+    if (!strcmp(name, "pipe") || !strcmp(name, "socketpair") || !strcmp(name, "unix-stream") ||
+        !strcmp(name, "tcp"))
+        ck_assert_uint_eq(chunk, 0);
+    else if (!strncmp(name, "unix-", 5) || !strncmp(name, "shm-", 4))
+        ck_assert_uint_eq(chunk, 65536);
+    else
+        ck_assert_uint_ge(chunk, 128); /* the queue's own limit, at least POSIX's minimum */
+    transport_close(t);
+}
+END_TEST
+
+START_TEST(unknown_name_is_refused)
+{
+    errno = 0;
+    ck_assert_ptr_null(transport_open("carrier-pigeon"));
+    ck_assert_int_eq(errno, EINVAL);
+    transport_close(NULL); /* ignored */
+}
+END_TEST
+
+/* Byte streams and seqpacket see the peer's close as end of file: ECONNRESET, not a hang. */
+START_TEST(closed_peer_is_reported)
+{
+    static const char *const names[] = {"pipe", "socketpair", "unix-stream", "unix-seqpacket",
+                                        "tcp"};
+    struct transport *t = transport_open(names[_i]);
+    char byte;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(t);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        transport_take_side(t, 1, getppid());
+        transport_close(t);
+        _exit(0);
+    }
+    transport_take_side(t, 0, pid);
+    errno = 0;
+    ck_assert_int_eq(transport_recv(t, &byte, 1), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+END_TEST
+
+/* A message of the wrong length fails the receive with EPROTO, whatever carries it. */
+START_TEST(wrong_length_is_refused)
+{
+    static const char *const names[] = {"unix-dgram", "unix-seqpacket", "posix-mq",
+                                        "sysv-msg",   "shm-sem",        "shm-futex"};
+    struct transport *t = transport_open(names[_i]);
+    unsigned char buf[100] = {0};
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(t);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        transport_take_side(t, 1, getppid());
+        _exit(transport_send(t, buf, sizeof buf) == 0 ? 0 : 1);
+    }
+    transport_take_side(t, 0, pid);
+    errno = 0;
+    ck_assert_int_eq(transport_recv(t, buf, 64), -1);
+    ck_assert_int_eq(errno, EPROTO);
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+END_TEST
+
+/* Shared memory and POSIX queues have no end of file: a peer that died without a word is
+ * noticed at the next one-second check (a zombie child counts as gone). */
+START_TEST(dead_peer_is_noticed)
+{
+    static const char *const names[] = {"posix-mq", "shm-sem", "shm-futex"};
+    struct transport *t = transport_open(names[_i]);
+    char byte;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(t);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0)
+        _exit(0);
+    transport_take_side(t, 0, pid);
+    errno = 0;
+    ck_assert_int_eq(transport_recv(t, &byte, 1), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("transport");
+    TCase *tc = tcase_create("transport");
+    SRunner *runner;
+    int failed;
+
+    tcase_set_timeout(tc, 20);
+    tcase_add_loop_test(tc, round_trips_every_size, 0, (int)transport_count);
+    tcase_add_loop_test(tc, chunk_rule_is_the_stated_one, 0, (int)transport_count);
+    tcase_add_test(tc, unknown_name_is_refused);
+    tcase_add_loop_test(tc, closed_peer_is_reported, 0, 5);
+    tcase_add_loop_test(tc, wrong_length_is_refused, 0, 6);
+    tcase_add_loop_test(tc, dead_peer_is_noticed, 0, 3);
+    suite_add_tcase(suite, tc);
+    runner = srunner_create(suite);
+    srunner_run_all(runner, CK_NORMAL);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,52 @@
+/* transport.h - one interface over ten IPC mechanisms, for the benchmark of this chapter.
+ *
+ * A transport is opened in one process before fork(); after fork each process takes one of
+ * the two sides (0 and 1) and the two exchange bytes in both directions: side 0 sends on
+ * direction 0 and receives on direction 1, side 1 the reverse.  Every call blocks in the
+ * kernel (a pipe read, a semaphore or futex wait, ...): nothing here spins.
+ *
+ * transport_send(buf, n) moves n bytes; transport_recv(buf, n) returns only when exactly n
+ * bytes have arrived.  A mechanism with a maximum message size carries n bytes as
+ * ceil(n / chunk) messages: every one of `chunk` bytes but the last (transport_chunk()).
+ * The receiver checks each message's length against that rule, so a truncated, lost or
+ * merged message is an error (EPROTO), never silently wrong data.
+ *
+ * Named objects (socket path, POSIX queues, POSIX shared memory) carry the pid, are created
+ * exclusively with mode 0600 and registered for cleanup, and are unlinked before
+ * transport_open() returns: the open descriptors and mappings keep them alive, so nothing
+ * named outlives the two processes.  The System V queue cannot be removed early (IPC_RMID
+ * destroys it at once): it stays registered until the creator's transport_close().
+ */
+#ifndef TRANSPORT_H
+#define TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct transport;
+
+/* The mechanisms, in the order of this list: "pipe", "socketpair", "unix-stream",
+ * "unix-dgram", "unix-seqpacket", "tcp", "posix-mq", "sysv-msg", "shm-sem", "shm-futex". */
+extern const char *const transport_names[];
+extern const size_t transport_count;
+
+/* Creates both sides of mechanism `name` (one of transport_names).  Returns NULL with errno:
+ * EINVAL for an unknown name, or what the failing system call set (nothing is left then). */
+struct transport *transport_open(const char *name);
+/* After fork, in each process: keep side `side` (0 or 1), close what belongs to the other.
+ * `peer` is the other process, asked after when a wait lasts a second (see transport_recv). */
+void transport_take_side(struct transport *t, int side, pid_t peer);
+/* 0, or -1 with errno (EPIPE or ECONNRESET: the peer has gone). */
+int transport_send(struct transport *t, const void *buf, size_t n);
+/* 0 once n bytes are in buf, or -1 with errno: ECONNRESET when the peer closed or died
+ * (shared memory, POSIX queues: noticed within a second; a System V queue cannot notice),
+ * EPROTO when a message had the wrong length. */
+int transport_recv(struct transport *t, void *buf, size_t n);
+/* The largest message the mechanism carries, 0 for a byte stream (no chunking). */
+size_t transport_chunk(const struct transport *t);
+const char *transport_name(const struct transport *t);
+/* Closes this process's side (both, before take_side); the creating process also removes
+ * what is still named (the System V queue) and frees the registry slot.  NULL is ignored. */
+void transport_close(struct transport *t);
+
+#endif
