@@ -9,6 +9,8 @@
 #   make trace P=01_pipes/basic_pipe_fork [ARGS='--lines 5'] [TIMEOUT=S]
 #                      its system calls: the lesson's, start-up left out
 #   make sched P=...   the same, then who woke whom (perf; root or paranoid -1)
+#   make bench         the quick benchmark of every mechanism, as CSV in
+#                      08_comparison/results/
 #   make format        rewrite every .c and .h file in the .clang-format style
 #   make format-check  fail if some .c or .h file is not in that style
 #   make clean         remove every build product
@@ -16,7 +18,7 @@
 #
 # Variables: CC=clang, CFLAGS='-O0 -g', LDFLAGS=..., SANITIZE=address,undefined
 # (or thread), VALGRIND=1 (run the harness under valgrind memcheck), JOBS=N
-# (harness cases at a time; default one per CPU).
+# (harness cases at a time; default one per CPU, two under valgrind or a sanitizer).
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 
@@ -74,6 +76,9 @@ endif
 trace sched: tools
 	@$(MAKE) --no-print-directory -C $(dir $(P)) $(notdir $(P))
 	@tools/trace $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(filter sched,$@),--sched) ./$(P) $(ARGS)
+
+bench: common
+	@$(MAKE) --no-print-directory -C 08_comparison bench
 
 run: all
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c run || exit 1; done
@@ -133,7 +138,7 @@ clean:
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c clean; done
 
 help:
-	@sed -n '4,18s/^# \{0,1\}//p' Makefile
+	@sed -n '4,21s/^# \{0,1\}//p' Makefile
 
-.PHONY: all common tests tools trace sched run list check deps format format-check clean help \
+.PHONY: all common tests tools trace sched bench run list check deps format format-check clean help \
         compile_commands.json $(CHAPTERS)
