@@ -4,7 +4,7 @@
  * mmap() maps whole pages, so its offset must be a multiple of the page size
  * (sysconf(_SC_PAGESIZE); POSIX and Linux both require it): any other value fails with
  * EINVAL (the architecture's mmap entry, arch/x86/kernel/sys_x86_64.c on x86-64, tests
- * offset_in_page() before ksys_mmap_pgoff() gets a page number).  --fixed rounds
+ * off & ~PAGE_MASK before ksys_mmap_pgoff() gets a page number).  --fixed rounds
  * the offset down to a page boundary, maps from there with the length grown by the
  * difference, and adds the difference to the pointer it uses.
  * Guide part: pitfall (mappings are made of pages).
