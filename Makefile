@@ -17,8 +17,9 @@
 #   make help          this list
 #
 # Variables: CC=clang, CFLAGS='-O0 -g', LDFLAGS=..., SANITIZE=address,undefined
-# (or thread), VALGRIND=1 (run the harness under valgrind memcheck), JOBS=N
-# (harness cases at a time; default one per CPU, two under valgrind or a sanitizer).
+# (or thread), VALGRIND=1 (run the harness under valgrind memcheck; VALGRIND=quick:
+# solutions' checker cases natively, as CI does), JOBS=N (harness cases at a
+# time; default one per CPU, three under valgrind, two under a sanitizer).
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 
@@ -138,7 +139,7 @@ clean:
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c clean; done
 
 help:
-	@sed -n '4,21s/^# \{0,1\}//p' Makefile
+	@sed -n '4,22s/^# \{0,1\}//p' Makefile
 
 .PHONY: all common tests tools trace sched bench run list check deps format format-check clean help \
         compile_commands.json $(CHAPTERS)

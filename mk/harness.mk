@@ -1,10 +1,13 @@
 # mk/harness.mk - how `make check` runs the examples harness; included by the
-# top Makefile and mk/flags.mk.  VALGRIND=1: under valgrind memcheck; SANITIZE=...:
+# top Makefile and mk/flags.mk.  VALGRIND=1: under valgrind memcheck (VALGRIND=quick:
+# an exercise solution's checker cases natively, its demo and signal cases under
+# valgrind; what CI runs); SANITIZE=...:
 # the lighter workloads of light-args:, and with SANITIZE=thread only the
 # programs that start threads (ThreadSanitizer has nothing to say about the
-# others); JOBS=N cases at a time (default: one per CPU, two per CPU under
-# valgrind or a sanitizer, where cases mostly wait).
+# others); JOBS=N cases at a time (default: one per CPU; three per CPU under
+# valgrind, two under a sanitizer, where cases mostly wait).
 comma := ,
-HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(SANITIZE),--light) \
+HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(filter quick,$(VALGRIND)),--quick) \
+    $(if $(SANITIZE),--light) \
     $(if $(filter thread,$(subst $(comma), ,$(SANITIZE))),--threads-only) \
     $(if $(JOBS),-j $(JOBS))

@@ -131,6 +131,7 @@ struct expect_case {
     unsigned copies; /* copies: run this many at once (default 1) */
     bool is_demo;    /* the no-argument demonstration */
     bool usage_only; /* checks only the command line: never under valgrind */
+    bool natively;   /* --quick: an exercise checker's case, not run under valgrind */
     bool named;      /* name: given */
     int line;        /* of its run: line in the file; 0 if implied */
 };

@@ -46,6 +46,7 @@ struct options {
     bool namespaces;              /* isolation in use */
     bool verbose;                 /* --verbose: show the output of passing cases too */
     bool threads_only;            /* --threads-only: programs that start threads (for TSan) */
+    bool quick;                   /* --quick: with --valgrind, solutions' checker cases natively */
     unsigned jobs;                /* -j N */
     double timeout_scale;         /* time limits: TIMEOUT_SCALE, times 10 under valgrind */
     double delay_scale;           /* signal delays: TIMEOUT_SCALE, times 4 under valgrind */

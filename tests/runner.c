@@ -353,7 +353,8 @@ static pid_t start_drain(int rfd, int out_fd, unsigned bytes, unsigned ms)
 
 static bool under_valgrind(const struct expect_case *c)
 {
-    return opt.valgrind && !c->usage_only && !(c->exit_status == 2 && !c->exit_by_signal);
+    return opt.valgrind && !c->usage_only && !c->natively &&
+           !(c->exit_status == 2 && !c->exit_by_signal);
 }
 
 static bool under_strace(const struct expect_case *c)
@@ -371,6 +372,7 @@ static char **build_argv(const struct program *prog, const struct expect_case *c
     const char *valgrind[] = {
         "valgrind",
         "--vgdb=no",
+        "--read-inline-info=no", /* start-up is most of a short run */
         "--error-exitcode=99",
         "--leak-check=full",
         "--show-leak-kinds=definite,indirect",
