@@ -19,7 +19,7 @@
 # Variables: CC=clang, CFLAGS='-O0 -g', LDFLAGS=..., SANITIZE=address,undefined
 # (or thread), VALGRIND=1 (run the harness under valgrind memcheck; VALGRIND=quick:
 # solutions' checker cases natively, as CI does), JOBS=N (harness cases at a
-# time; default one per CPU, three under valgrind, two under a sanitizer).
+# time; default one per CPU, two under valgrind or a sanitizer).
 
 CHAPTERS := $(patsubst %/Makefile,%,$(sort $(wildcard [0-9][0-9]_*/Makefile)))
 

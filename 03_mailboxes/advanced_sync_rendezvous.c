@@ -27,7 +27,8 @@
 
 static const char usage[] = "(no options)";
 
-enum { CALLS = 2, DELAY_MS = 100, TIMEOUT_MS = 5000 };
+/* Each phase lasts DELAY_MS: long enough for the observer to see it on a loaded machine. */
+enum { CALLS = 2, DELAY_MS = 250, TIMEOUT_MS = 5000 };
 
 static uint64_t start_ns; /* set before any fork: one clock for every process */
 

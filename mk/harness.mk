@@ -4,8 +4,8 @@
 # valgrind; what CI runs); SANITIZE=...:
 # the lighter workloads of light-args:, and with SANITIZE=thread only the
 # programs that start threads (ThreadSanitizer has nothing to say about the
-# others); JOBS=N cases at a time (default: one per CPU; three per CPU under
-# valgrind, two under a sanitizer, where cases mostly wait).
+# others); JOBS=N cases at a time (default: one per CPU; two per CPU under
+# valgrind or a sanitizer, where cases mostly wait).
 comma := ,
 HARNESS_FLAGS = $(if $(VALGRIND),--valgrind) $(if $(filter quick,$(VALGRIND)),--quick) \
     $(if $(SANITIZE),--light) \
