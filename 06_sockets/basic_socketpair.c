@@ -6,6 +6,7 @@
  * Each side closes the end it does not use, so EOF arrives when the other side is done.
  *
  * Guide part: theory (sockets: socketpair, bidirectional channel to a child).
+ * Trace: socketpair clone close write wait4
  * Run: ./basic_socketpair [--rounds N]
  */
 #define _GNU_SOURCE

@@ -8,6 +8,7 @@
  * parent waits for the child to exit and reads the results.  Linux backs the pages with shmem
  * (mm/shmem.c), like /dev/shm: /proc/PID/maps names them "/dev/zero (deleted)".
  * Guide part: theory (anonymous shared mappings, fork).
+ * Trace: mmap clone wait4 munmap
  * Run: ./basic_mmap_anon_shared [--count N]
  */
 #define _GNU_SOURCE

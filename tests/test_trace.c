@@ -422,6 +422,39 @@ START_TEST(semaphores_named_sem)
 }
 END_TEST
 
+START_TEST(sockets_socketpair)
+{
+    SKIP_UNLESS_NATIVE();
+    const char *const steps[] = {
+        "parent\tsocketpair\\(AF_UNIX, SOCK_STREAM",
+        "parent\tclone3?\\(",
+        "parent\twrite\\(3<socket:.*\"ping 1",
+        "child\twrite\\(4<socket:.*\"pong 1",
+        "parent\twait4\\(",
+        NULL,
+    };
+
+    expect_lesson("../06_sockets/basic_socketpair", steps);
+}
+END_TEST
+
+/* The data crosses through the shared page: no system call between mmap and munmap
+ * but the fork and the wait. */
+START_TEST(mmap_anon_shared)
+{
+    SKIP_UNLESS_NATIVE();
+    const char *const steps[] = {
+        "parent\tmmap\\(NULL, [0-9]+, PROT_READ\\|PROT_WRITE, MAP_SHARED\\|MAP_ANONYMOUS, -1, 0\\)",
+        "parent\tclone3?\\(",
+        "parent\twait4\\(",
+        "parent\tmunmap\\(",
+        NULL,
+    };
+
+    expect_lesson("../07_mmap/basic_mmap_anon_shared", steps);
+}
+END_TEST
+
 /* ---- the Trace: line, --narration ------------------------------------------------- */
 
 /* A copy of basic_pipe_fork beside a source whose header names three calls:
@@ -607,6 +640,8 @@ int main(void)
     tcase_add_test(chapters, mailboxes_port_send_receive);
     tcase_add_test(chapters, shared_memory_posix_shm);
     tcase_add_test(chapters, semaphores_named_sem);
+    tcase_add_test(chapters, sockets_socketpair);
+    tcase_add_test(chapters, mmap_anon_shared);
     tcase_add_test(filter, trace_line_limits_the_calls);
     tcase_add_test(filter, narration_option_shows_the_writes);
     tcase_add_test(filter, sched_view_or_its_refusal);
