@@ -455,6 +455,38 @@ START_TEST(mmap_anon_shared)
 }
 END_TEST
 
+/* The benchmark's pipe row: pinned, two pipes, a fork, and the ping-pong between the
+ * machine's process and a peer that never narrates ([pid N]). */
+START_TEST(comparison_bench_pipe_row)
+{
+    SKIP_UNLESS_NATIVE();
+    const char *const args[] = {"../08_comparison/advanced_ipc_bench",
+                                "--mechanisms",
+                                "pipe",
+                                "--rounds",
+                                "20",
+                                "--sizes",
+                                "64",
+                                NULL};
+    const char *const steps[] = {
+        "machine\tsched_setaffinity\\(0, [0-9]+, \\[0\\]\\) = 0",
+        "machine\tpipe2\\(\\[3<pipe:",
+        "machine\tpipe2\\(\\[5<pipe:",
+        "machine\tclone3?\\(",
+        "machine\twrite\\(4<pipe:.* = 64( |$)",
+        "pid [0-9]+\twrite\\(6<pipe:.* = 64( |$)",
+        "machine\twait4\\(",
+        NULL,
+    };
+    struct result r = run_tool(args);
+
+    ck_assert_msg(exit_status(&r) == 0, "status %d, stderr:\n%.2000s", exit_status(&r), r.err);
+    expect_in_order(&r, steps);
+    expect_none(&r, startup_noise);
+    free_result(&r);
+}
+END_TEST
+
 /* ---- the Trace: line, --narration ------------------------------------------------- */
 
 /* A copy of basic_pipe_fork beside a source whose header names three calls:
@@ -642,6 +674,7 @@ int main(void)
     tcase_add_test(chapters, semaphores_named_sem);
     tcase_add_test(chapters, sockets_socketpair);
     tcase_add_test(chapters, mmap_anon_shared);
+    tcase_add_test(chapters, comparison_bench_pipe_row);
     tcase_add_test(filter, trace_line_limits_the_calls);
     tcase_add_test(filter, narration_option_shows_the_writes);
     tcase_add_test(filter, sched_view_or_its_refusal);
