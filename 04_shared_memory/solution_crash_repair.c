@@ -6,9 +6,10 @@
  * an undo journal.  The parent SIGKILLs a random writer at random moments and starts a new
  * one.  A writer killed while holding the mutex leaves it owner-dead: the next locker gets
  * EOWNERDEAD, rolls the half-done transfer back from the journal and calls
- * pthread_mutex_consistent().
+ * pthread_mutex_consistent().  --replay feeds that same repair one crash image from stdin.
  * Guide part: exercise 4 (advanced).
  * Run: ./solution_crash_repair [--writers N] [--kills K]
+ *      printf 'balances: ...\njournal: 1 3 7 990 1010\n' | ./solution_crash_repair --replay
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -24,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] = "[--writers N] [--kills K]    (N 2-16, K 1-1000)";
+static const char usage[] = "[--writers N] [--kills K] | --replay    (N 2-16, K 1-1000)";
 
 #define ACCOUNTS 16
 #define START_BALANCE 1000
@@ -92,7 +93,7 @@ static noreturn void run_writer(unsigned seed)
     exit(0);
 }
 
-static pid_t start_writer(unsigned seed)
+static pid_t start_process(void)
 {
     pid_t pid;
 
@@ -100,6 +101,13 @@ static pid_t start_writer(unsigned seed)
     pid = fork();
     if (pid == -1)
         die_errno("fork");
+    return pid;
+}
+
+static pid_t start_writer(unsigned seed)
+{
+    pid_t pid = start_process();
+
     if (pid == 0)
         run_writer(seed);
     return pid;
@@ -133,26 +141,109 @@ static void init_bank(void)
         bank->balance[i] = START_BALANCE;
 }
 
+/* ---- --replay: one crash image, repaired by the same code as the live run ---------------- */
+
+/* Reads "KEYWORD: n1 n2 ... nCOUNT" (nothing else on the line) from stdin, or dies. */
+static void read_numbers(const char *keyword, long *v, int count)
+{
+    char line[512], *p = line, *end;
+    size_t klen = strlen(keyword);
+
+    if (fgets(line, sizeof line, stdin) == NULL || strchr(line, '\n') == NULL)
+        die("--replay: expected a line '%s: ...' on stdin", keyword);
+    if (strncmp(line, keyword, klen) != 0 || line[klen] != ':')
+        die("--replay: the line does not start with '%s:'", keyword);
+    p += klen + 1;
+    for (int i = 0; i < count; i++) {
+        errno = 0;
+        v[i] = strtol(p, &end, 10);
+        if (end == p || errno != 0)
+            die("--replay: '%s:' needs %d whole numbers", keyword, count);
+        p = end;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\n')
+        die("--replay: '%s:' has more than %d numbers", keyword, count);
+}
+
+static void read_image(long balance[ACCOUNTS], long journal[5])
+{
+    read_numbers("balances", balance, ACCOUNTS);
+    read_numbers("journal", journal, 5);
+    if (journal[0] != 0 && journal[0] != 1)
+        die("--replay: the journal's ACTIVE must be 0 or 1");
+    if (journal[1] < 0 || journal[1] >= ACCOUNTS || journal[2] < 0 || journal[2] >= ACCOUNTS ||
+        journal[1] == journal[2])
+        die("--replay: FROM and TO must be two different accounts, 0 to %d", ACCOUNTS - 1);
+}
+
+/* A child locks the mutex, leaves the image in the bank and exits still holding it: the
+ * kernel walks its robust list and marks the mutex owner-dead, exactly as after a SIGKILL. */
+static noreturn void die_holding_the_lock(const long balance[ACCOUNTS], const long journal[5])
+{
+    if (pthread_mutex_lock(&bank->lock) != 0)
+        _exit(1);
+    memcpy(bank->balance, balance, sizeof bank->balance);
+    bank->journal.from = (int)journal[1];
+    bank->journal.to = (int)journal[2];
+    bank->journal.old_from = journal[3];
+    bank->journal.old_to = journal[4];
+    atomic_store(&bank->journal.active, (int)journal[0]);
+    _exit(0);
+}
+
+static int replay(void)
+{
+    long balance[ACCOUNTS], journal[5], total = 0;
+    pid_t pid;
+
+    read_image(balance, journal);
+    init_bank();
+    pid = start_process();
+    if (pid == 0)
+        die_holding_the_lock(balance, journal);
+    reap(pid);
+    lock_bank(); /* a survivor's lock: EOWNERDEAD, and the repair */
+    printf("repairs: %ld\nbalances:", atomic_load(&bank->repairs));
+    for (int i = 0; i < ACCOUNTS; i++) {
+        printf(" %ld", bank->balance[i]);
+        total += bank->balance[i];
+    }
+    printf("\ntotal: %ld expected %d\n", total, ACCOUNTS * START_BALANCE);
+    pthread_mutex_unlock(&bank->lock);
+    munmap(bank, sizeof *bank);
+    return total == ACCOUNTS * START_BALANCE ? 0 : 1;
+}
+
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
         {"writers", required_argument, NULL, 'w'},
         {"kills", required_argument, NULL, 'k'},
+        {"replay", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long writers = 4, kills = 20, total = 0;
     unsigned seed = (unsigned)getpid() ^ (unsigned)now_ns();
     pid_t pids[16];
-    int opt;
+    int opt, live_options = 0, replaying = 0;
 
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
         if (opt == 'w')
             writers = cli_long(optarg, 2, 16, "--writers", usage);
-        else
+        else if (opt == 'k')
             kills = cli_long(optarg, 1, 1000, "--kills", usage);
+        else
+            replaying = 1;
+        live_options += opt != 'r';
     }
     cli_no_operands(argc, argv, usage);
+    if (replaying && live_options > 0)
+        die_usage(usage, "--replay takes no other option");
+    if (replaying)
+        return replay();
     init_bank();
     printf("[parent] %ld writers moving money among %d accounts; %ld of them will be killed\n",
            writers, ACCOUNTS, kills);
