@@ -1,7 +1,7 @@
 # mk/harness.mk - how `make check` runs the examples harness; included by the
 # top Makefile and mk/flags.mk.  VALGRIND=1: under valgrind memcheck (VALGRIND=quick:
-# an exercise solution's checker cases natively, its demo and signal cases under
-# valgrind; what CI runs); SANITIZE=...:
+# an exercise solution's checker cases and every usage-error case natively, the rest
+# under valgrind; what CI runs); SANITIZE=...:
 # the lighter workloads of light-args:, and with SANITIZE=thread only the
 # programs that start threads (ThreadSanitizer has nothing to say about the
 # others); JOBS=N cases at a time (default: one per CPU; two per CPU under
