@@ -26,7 +26,21 @@ PROGRAMS   := $(foreach l,$(LEVELS),$(sort $(basename $(wildcard $(l)_*.c))))
 MODULE_OBJS := $(addsuffix .o,$(MODULES))
 EXAMPLES   := $(TOP)/tests/examples
 
-all: $(PROGRAMS)
+# Under SANITIZE=thread the harness runs only the programs that start threads
+# (--threads-only), so only those are built: the ones whose source starts a thread, or
+# all of them when a module of the chapter does.  (A superset of what the harness picks.)
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+THREAD_CALLS := pthread_create|thrd_create
+ifneq ($(MODULES),)
+THREADED_MODULES := $(shell grep -lE '$(THREAD_CALLS)' $(addsuffix .c,$(MODULES)))
+endif
+BUILT_PROGRAMS := $(if $(THREADED_MODULES),$(PROGRAMS),$(basename $(shell \
+    grep -lE '$(THREAD_CALLS)' $(addsuffix .c,$(PROGRAMS)) /dev/null)))
+else
+BUILT_PROGRAMS := $(PROGRAMS)
+endif
+
+all: $(BUILT_PROGRAMS)
 
 # Build common/ first: a chapter builds on its own from inside its folder.
 $(COMMON_LIB): FORCE
