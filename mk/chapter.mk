@@ -65,7 +65,7 @@ $(EXAMPLES): FORCE
 
 # `make run`: every program's no-argument demo under a line that names it.
 run: all
-	@for p in $(PROGRAMS); do \
+	@for p in $(BUILT_PROGRAMS); do \
 	    printf '\n==== %s/%s: %s\n' '$(CHAPTER)' "$$p" "$$(sed -n '1s/^\/\* *[^ ]* - //p' $$p.c)"; \
 	    ./$$p || { echo "==== $$p failed with status $$?"; exit 1; }; \
 	done
