@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "proc.h"
+#include "procfs.h"
 #include "stats.h"
 #include "timing.h"
 
@@ -38,26 +39,6 @@ static long minor_faults(void)
     if (getrusage(RUSAGE_SELF, &ru) == -1)
         die_errno("getrusage");
     return ru.ru_minflt;
-}
-
-static long smaps_kib(const void *addr, const char *field)
-{
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512], name[64];
-    unsigned long start, end;
-    long kib, found = 0;
-    bool ours = false;
-
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    while (fgets(line, sizeof line, smaps) != NULL) {
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            ours = start == (unsigned long)addr;
-        else if (ours && sscanf(line, "%63[^:]: %ld", name, &kib) == 2 && !strcmp(name, field))
-            found = kib;
-    }
-    fclose(smaps);
-    return found;
 }
 
 /* A range aligned to 2 MiB, so that huge pages can back it. */
@@ -109,7 +90,9 @@ static void one_way(size_t length, int advice, const char *role)
     before = minor_faults();
     memset(data, 1, length);
     before = minor_faults() - before;
-    huge_kib = smaps_kib(data, "AnonHugePages");
+    huge_kib = smaps_field_kib(data, "AnonHugePages");
+    if (huge_kib == -1)
+        die_errno("smaps AnonHugePages");
     printf("[%s] touching %zu MiB: %ld page faults; AnonHugePages: %ld kB\n", role, length >> 20,
            before, huge_kib);
     if (advice == MADV_HUGEPAGE && huge_kib > 0)

@@ -17,11 +17,11 @@
 #include "cleanup.h"
 #include "io.h"
 #include "proc.h"
+#include "procfs.h"
 #include "timing.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,26 +44,6 @@ static long minor_faults(void)
     if (getrusage(RUSAGE_SELF, &ru) == -1)
         die_errno("getrusage");
     return ru.ru_minflt;
-}
-
-/* Private_Dirty of the VMA at addr: pages this process alone maps, written. */
-static long private_dirty_kib(const void *addr)
-{
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512];
-    unsigned long start, end;
-    long kib = 0, value;
-    bool ours = false;
-
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    while (fgets(line, sizeof line, smaps) != NULL)
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            ours = start == (unsigned long)addr;
-        else if (ours && sscanf(line, "Private_Dirty: %ld", &value) == 1)
-            kib = value;
-    fclose(smaps);
-    return kib;
 }
 
 /* The child: rdbSave() to temp-<pid>.rdb, fsync, rename, then report copy-on-write. */
@@ -90,7 +70,9 @@ static void save_snapshot(const struct record *data, const char *dir, int info_f
         die_errno("fsync %s", temp);
     if (rename(temp, final) == -1) /* the dump file is replaced whole, never half-written */
         die_errno("rename %s", temp);
-    cow_kib = private_dirty_kib(data);
+    /* Private_Dirty: the pages of the dataset this child alone maps, written (the copies). */
+    if ((cow_kib = smaps_field_kib(data, "Private_Dirty")) == -1)
+        die_errno("read /proc/self/smaps");
     printf("[child] snapshot written to %s and renamed to dump.rdb\n", temp);
     if (write_full(info_fd, &cow_kib, sizeof cow_kib) == -1)
         die_errno("write child info");

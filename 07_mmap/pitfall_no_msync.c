@@ -27,27 +27,15 @@ static const char usage[] = "[--fixed] [--dir DIR]";
 #define PAGES 4
 #define TMPFS_MAGIC_NUMBER 0x01021994 /* linux/magic.h TMPFS_MAGIC */
 
-/* Dirty KiB of the mapping that starts at `addr`, from /proc/self/smaps. */
+/* Dirty KiB of the mapping that holds `addr` (smaps: Shared_Dirty + Private_Dirty). */
 static long dirty_kib(const void *addr)
 {
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512];
-    unsigned long start, end;
-    long kib, total = 0;
-    bool ours = false;
+    long shared = smaps_field_kib(addr, "Shared_Dirty");
+    long private = smaps_field_kib(addr, "Private_Dirty");
 
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    while (fgets(line, sizeof line, smaps) != NULL) {
-        /* Only a mapping's header line reads as two hex numbers joined by '-'. */
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            ours = start == (unsigned long)addr;
-        if (ours && (sscanf(line, "Shared_Dirty: %ld", &kib) == 1 ||
-                     sscanf(line, "Private_Dirty: %ld", &kib) == 1))
-            total += kib;
-    }
-    fclose(smaps);
-    return total;
+    if (shared == -1 || private == -1)
+        die_errno("read /proc/self/smaps");
+    return shared + private;
 }
 
 static int make_file(const char *dir, bool *on_tmpfs)

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
 #include "cleanup.h"
 
 #include <errno.h>
@@ -71,15 +72,12 @@ static void open_store(struct store *s, const char *path, bool create)
 {
     struct stat st;
 
-    s->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    /* A FIFO is refused at once, never waited on; a new store is made 0600. */
+    s->fd = open_regular(path, O_RDWR | (create ? O_CREAT : 0), &st);
+    if (s->fd == -1 && errno == EINVAL)
+        die("%s: not a regular file", path);
     if (s->fd == -1)
         die_errno("open %s", path);
-    if (fstat(s->fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode)) {
-        close(s->fd); /* no descriptor left open at exit, on any path */
-        die("%s: not a regular file", path);
-    }
     if (st.st_size == 0 && create) {
         if (ftruncate(s->fd, INITIAL_SIZE) == -1)
             die_errno("ftruncate %s", path);

@@ -12,9 +12,11 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
 #include "cleanup.h"
 #include "proc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,16 +35,13 @@ static _Atomic uint64_t *map_counter(const char *path)
     struct stat st;
     int fd;
 
-    /* No O_TRUNC: the file may already hold a count.  O_NONBLOCK: never wait on a FIFO. */
-    fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+    /* No O_TRUNC: the file may already hold a count.  A FIFO is refused at once (open_regular
+     * never waits for a writer); a new file is made 0600. */
+    fd = open_regular(path, O_RDWR | O_CREAT, &st);
+    if (fd == -1 && errno == EINVAL)
+        die("%s: not a regular file", path);
     if (fd == -1)
         die_errno("open %s", path);
-    if (fstat(fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode)) {
-        close(fd); /* no descriptor left open at exit, on any path */
-        die("%s: not a regular file", path);
-    }
     /* Growing to 8 bytes is safe if another process does it too: the new bytes are zero. */
     if (st.st_size < (off_t)sizeof *counter && ftruncate(fd, sizeof *counter) == -1)
         die_errno("ftruncate %s", path);
