@@ -1,13 +1,11 @@
 /* solution_kv_store.c - exercise 4: a key-value store in a mapped file that survives kill -9
  *
- * The worked answer to exercise 4 of the chapter README.  The file is a header page (magic,
- * and `committed`: how many bytes of the log are valid) and an append-only log of records.
- * A set writes its record past the committed end first, and only then publishes it with one
- * aligned 8-byte release store to `committed`.  A process killed at any point leaves either
- * the old or the new `committed`, never half of one, so a reader sees every record whole or
- * not at all; bytes past `committed` are ignored and overwritten by the next set.  (Power
- * loss is another matter: that needs msync before and after the commit store.)  `crash`
- * is the fault injection the checker uses: it dies of SIGKILL between record and commit.
+ * The worked answer to exercise 4 of the chapter README: a header page (magic, `committed`:
+ * the valid bytes of the log) and an append-only log.  A set writes its record past the
+ * committed end, then publishes it with one aligned 8-byte release store to `committed`: a
+ * process killed at any point leaves the old or the new value, so every record is whole or
+ * absent.  `crash` dies of SIGKILL between the two (the checker's fault injection).  Power
+ * loss is another matter: that needs msync before and after the commit store.
  * Guide part: exercise 4 (advanced).
  * Run: ./solution_kv_store [FILE set KEY VALUE | FILE get KEY | FILE count | FILE fill N | ...]
  */
