@@ -132,8 +132,10 @@ static void run_reader(struct db_file *db, int id, long txns)
         uint64_t word;
         const uint64_t *table;
 
-        /* Publish the txnid first, then check that it is still the newest (mdb_txn_renew0):
-         * from then on the writer will not reuse the pages of this snapshot. */
+        /* Publish the txnid first, then check that it is still the newest: from then on the
+         * writer will not reuse the pages of this snapshot.  (mdb_txn_renew0 loops the same
+         * way on the last committed txnid that the lock file holds, ITS#7970, then takes
+         * meta page txnid & 1; here the meta pages are read directly.) */
         do {
             word = atomic_load(&pick_meta(db)->txn_root);
             atomic_store(&slot->txnid, txnid_of(word));
