@@ -1,13 +1,11 @@
 /* advanced_huge_pages.c - the TLB side: transparent huge pages, MAP_HUGETLB, faults and a walk
  *
- * A 4 KiB page needs one TLB entry; a 2 MiB huge page covers 512 of them with one.  With
- * transparent huge pages (mm/huge_memory.c) the kernel backs an aligned anonymous range with
- * 2 MiB pages at fault time, if the mode in /sys/kernel/mm/transparent_hugepage/enabled allows
- * it: "always", or "madvise" for ranges marked MADV_HUGEPAGE.  The program maps 64 MiB twice,
- * once with MADV_NOHUGEPAGE and once with MADV_HUGEPAGE, and prints the faults to touch it,
- * AnonHugePages from smaps, and the time of a random walk (median of 3, after a warm-up,
- * pinned to one CPU).  MAP_HUGETLB takes pages from the hugetlb pool, which is empty unless an
- * administrator fills it (vm.nr_hugepages): it says which is the case here.
+ * A 4 KiB page needs a TLB entry; a 2 MiB huge page covers 512 with one.  Transparent huge pages
+ * (mm/huge_memory.c) back an aligned anonymous range with 2 MiB pages at fault time when the mode
+ * in /sys/kernel/mm/transparent_hugepage/enabled allows: "always", or "madvise" for MADV_HUGEPAGE
+ * ranges.  64 MiB is mapped with MADV_NOHUGEPAGE, then MADV_HUGEPAGE: faults, AnonHugePages and a
+ * random walk's time (median of 3 after a warm-up, pinned) for each.  MAP_HUGETLB needs the
+ * hugetlb pool (vm.nr_hugepages), empty unless an administrator fills it: it says which here.
  * Guide part: kernel (huge pages and the TLB).
  * Run: ./advanced_huge_pages [--mib N]
  */

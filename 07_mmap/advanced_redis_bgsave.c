@@ -1,14 +1,11 @@
-/* advanced_redis_bgsave.c - Redis's BGSAVE: a fork child writes a snapshot while the parent writes
- * on
+/* advanced_redis_bgsave.c - Redis's BGSAVE: a fork child saves a snapshot, the parent writes on
  *
- * Real-world pattern: Redis (src/rdb.c, rdbSaveBackground).  To snapshot its whole dataset
- * without stopping, Redis forks; the child sees memory frozen at the moment of fork() and
- * writes it to "temp-<pid>.rdb", fsyncs, renames it over the dump file and exits, while the
- * parent goes on serving writes.  Each first write by the parent to a page the two still
- * share is a copy-on-write fault (mm/memory.c: do_wp_page -> wp_page_copy); the child
- * measures the copies as its own Private_Dirty (Redis: sendChildCOWInfo over the child-info
- * pipe, logged as "Fork CoW").  Left out: the RDB format, the event loop, the AOF.  The dataset
- * is MADV_NOHUGEPAGE: Redis warns about THP because one write would copy 2 MiB.
+ * Real-world pattern: Redis's BGSAVE (src/rdb.c, rdbSaveBackground): Redis forks; the child sees
+ * memory as it was at fork(), writes it to "temp-<pid>.rdb", fsyncs, renames it over dump.rdb
+ * and exits while the parent serves writes.  Each parent write to a page still shared is a
+ * copy-on-write fault (mm/memory.c: do_wp_page -> wp_page_copy); the child reports the copies,
+ * its Private_Dirty, over a pipe (Redis: sendChildCOWInfo, "Fork CoW").  MADV_NOHUGEPAGE, as
+ * Redis advises (one write would copy 2 MiB).  Left out: the RDB format, event loop, AOF.
  * Guide part: real-world (fork snapshots, copy-on-write).
  * Run: ./advanced_redis_bgsave
  */

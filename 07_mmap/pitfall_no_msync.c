@@ -1,12 +1,11 @@
 /* pitfall_no_msync.c - mapped writes are in the page cache, not on storage, until msync(MS_SYNC)
  *
- * A store through MAP_SHARED dirties a page-cache page.  Other processes see it at once, but
- * nothing is written to storage until writeback decides to (vm.dirty_expire_centisecs), and
- * POSIX promises nothing without msync().  MS_ASYNC does nothing on Linux since 2.6.19
- * (mm/msync.c); MS_SYNC calls vfs_fsync_range() and waits.  The program measures this from
- * smaps (Shared_Dirty + Private_Dirty of the mapping): broken, it reports a record durable
- * after MS_ASYNC; --fixed, only after MS_SYNC returns.  On tmpfs (the test harness's /tmp)
- * there is no storage at all: the pages stay dirty even after MS_SYNC, and it says so.
+ * A store through MAP_SHARED dirties a page-cache page: other processes see it at once, storage
+ * only when writeback decides (vm.dirty_expire_centisecs); POSIX promises nothing without
+ * msync().  On Linux MS_ASYNC does nothing since 2.6.19 (mm/msync.c) and MS_SYNC calls
+ * vfs_fsync_range() and waits.  Measured from smaps (Shared_Dirty + Private_Dirty): broken, a
+ * record is reported durable after MS_ASYNC; --fixed, only once MS_SYNC returns.  On tmpfs (the
+ * tests' /tmp) there is no storage: the pages stay dirty even then, and it says so.
  * Guide part: pitfall (durability of mapped writes).
  * Run: ./pitfall_no_msync [--fixed] [--dir DIR]    (DIR on a disk filesystem shows writeback)
  */

@@ -1,12 +1,11 @@
 /* solution_mapped_counter.c - exercise 3: a counter in a mapped file, exact under contention
  *
- * The worked answer to exercise 3 of the chapter README.  Unrelated processes share one
- * 64-bit counter: the first 8 bytes of a file that each of them maps MAP_SHARED.  An atomic
- * read-modify-write on the mapping (lock xadd on x86-64) keeps every increment when several
- * processes add at once; a plain `*counter += 1` is a load and a store, and loses
- * increments.  A new file is created 0600 and sized with ftruncate; an existing one is never
- * truncated, so a count survives from run to run.  With no arguments it demonstrates itself
- * with four child processes adding at the same time.
+ * The worked answer to exercise 3 of the chapter README.  Unrelated processes share a 64-bit
+ * counter, the first 8 bytes of a file each maps MAP_SHARED.  An atomic read-modify-write (lock
+ * xadd on x86-64) keeps every increment when several add at once; `*counter += 1` is a load and
+ * a store, and loses some.  A new file is created 0600 and sized with ftruncate; an existing one
+ * is never truncated, so a count survives from run to run.  With no arguments it demonstrates
+ * itself with four child processes adding at the same time.
  * Guide part: exercise 3 (intermediate).
  * Run: ./solution_mapped_counter [FILE N]    (two terminals: the same FILE in both)
  */

@@ -1,13 +1,11 @@
 /* solution_read_vs_mmap.c - exercise 5: read() against mmap(), sequential and random access
  *
- * The worked answer to exercise 5 of the chapter README.  One file (256 MiB by default, 32 MiB
- * in the no-argument demo) is summed four ways: pread() of 1 MiB chunks, a walk over a mapping,
- * pread() of each 4 KiB page in a scattered order, and the same order over a mapping.  read()
- * copies every byte from the page cache into the caller's buffer; a mapping copies nothing but pays
- * a page fault (and page-table work) for each page the first time it is touched in each mapping.
- * Each way runs once untimed (warm-up) and then --runs times; the median is printed, beside
- * the limit: the same summing loop over a hot buffer.  Pinned to one CPU, said below.  The
- * file is in $TMPDIR: on tmpfs there is no disk, so this compares copy against fault cost.
+ * The worked answer to exercise 5 of the chapter README.  One file (256 MiB by default, 32 MiB in
+ * the no-argument demo) is summed four ways: pread() of 1 MiB chunks, a walk over a mapping,
+ * pread() of each 4 KiB page in a scattered order, the same order over a mapping.  read() copies
+ * every byte out of the page cache; a mapping copies nothing but pays a fault per page touched.
+ * One untimed pass, then --runs timed ones: medians, pinned, beside the limit (the same loop over
+ * a hot buffer).  The file is in $TMPDIR: on tmpfs, copy cost against fault cost, no disk.
  * Guide part: exercise 5 (performance).
  * Run: ./solution_read_vs_mmap [--size SIZE] [--runs R]
  */
