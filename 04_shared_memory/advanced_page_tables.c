@@ -12,10 +12,11 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "proc.h"
+#include "procfs.h"
 #include "timing.h"
 
+#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -57,38 +58,25 @@ static void *map(size_t size, int extra_flags)
     return p;
 }
 
-/* The smaps lines of the mapping that starts at `p`, those a reader should look at. */
+/* The smaps fields of the mapping that holds `p`, those a reader should look at. */
 static void show_smaps(const char *role, const void *p)
 {
-    static const char *const keys[] = {"Rss:", "Pss:", "Shared_Dirty:", "Private_Dirty:"};
-    char line[256], start[32], found[4][64] = {"", "", "", ""};
-    bool in_mapping = false;
-    FILE *f = fopen("/proc/self/smaps", "r");
+    static const char *const keys[] = {"Rss", "Pss", "Shared_Dirty", "Private_Dirty"};
+    long kib[4];
 
-    if (f == NULL) {
-        printf("[%s] /proc/self/smaps: not readable here\n", role);
-        return;
-    }
-    snprintf(start, sizeof start, "%lx-", (unsigned long)(uintptr_t)p);
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (strncmp(line, start, strlen(start)) == 0) {
-            in_mapping = true;
+    for (int k = 0; k < 4; k++) {
+        if ((kib[k] = smaps_field_kib(p, keys[k])) != -1)
             continue;
-        }
-        if (in_mapping && strncmp(line, "VmFlags:", 8) == 0)
-            break; /* the last line of each mapping's entry */
-        for (int k = 0; in_mapping && k < 4; k++)
-            if (strncmp(line, keys[k], strlen(keys[k])) == 0)
-                sscanf(line + strlen(keys[k]), " %63[^\n]", found[k]);
-    }
-    fclose(f);
-    if (!in_mapping) {
-        printf("[%s] smaps: no mapping starts at %p (under valgrind, say, the layout differs)\n",
-               role, p);
+        if (errno == ENOENT)
+            printf("[%s] smaps: no mapping holds %p (under valgrind, say, the layout differs)\n",
+                   role, p);
+        else
+            printf("[%s] /proc/self/smaps: not readable here\n", role);
         return;
     }
-    printf("[%s] smaps of the mapping: Rss %s, Pss %s, Shared_Dirty %s, Private_Dirty %s\n", role,
-           found[0], found[1], found[2], found[3]);
+    printf("[%s] smaps of the mapping: Rss %ld kB, Pss %ld kB, Shared_Dirty %ld kB, "
+           "Private_Dirty %ld kB\n",
+           role, kib[0], kib[1], kib[2], kib[3]);
 }
 
 /* shmmax and shmall default to ULONG_MAX - 2^24, more than sysctl_long() takes: read them as

@@ -1,13 +1,11 @@
 /* advanced_demand_paging.c - page faults counted while pages are touched; MAP_POPULATE; mincore
  *
- * mmap() only reserves addresses: each page gets its page-table entry at the first touch, in
- * a page fault (mm/memory.c: do_anonymous_page for anonymous memory, do_read_fault for a file
- * page).  getrusage() counts them: a minor fault finds the page in memory, a major one waits
- * for I/O.  MAP_POPULATE takes the faults inside mmap() instead.  mincore() tells which pages
- * are resident: for a file that is the page cache, which may hold pages this process has not
- * mapped yet; touching them is still a fault, but one fault maps up to 16 neighbours at once
- * ("fault-around", 64 KiB by default).  The file is in $TMPDIR: on tmpfs (as in the tests)
- * its pages are always in memory, so there are no major faults, and the program says so.
+ * mmap() only reserves addresses: each page gets its page-table entry at its first touch, in a
+ * page fault (mm/memory.c: do_anonymous_page() for anonymous memory, do_read_fault() for a file
+ * page), counted by getrusage(): minor if the page is in memory, major if it waits for I/O.
+ * MAP_POPULATE takes the faults inside mmap().  mincore() shows the page cache holding pages not
+ * yet mapped; a read fault on one maps its aligned 64 KiB window, up to 16 pages (fault-around).
+ * On tmpfs (the tests' $TMPDIR) pages are always in memory: no major faults, as it says.
  * Guide part: kernel (demand paging).
  * Run: ./advanced_demand_paging [--mib N]
  */

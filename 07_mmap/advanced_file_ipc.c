@@ -1,16 +1,15 @@
 /* advanced_file_ipc.c - two unrelated processes exchange records through a mapped file
  *
- * The reader creates a file and maps it MAP_SHARED; the writer opens the same path and maps
- * it too: the same page-cache pages are now in both address spaces.  The writer fills the
- * next 64-byte record and only then publishes it, with a release store to the header's
- * `published` count; the reader polls that count with acquire loads and never sees a record
- * before its bytes.  The count is the commit point: a record is either counted or not there.
- * Polling every millisecond is the simple choice; a futex on the count (FUTEX_WAIT works on
- * shared file mappings) would let the reader sleep.  One writer at a time.
+ * The reader creates a file and maps it MAP_SHARED; the writer opens the same path and maps it
+ * too: both address spaces now hold the same page-cache pages.  The writer fills the next
+ * 64-byte record, then publishes it with a release store to the header's `published` count, the
+ * commit point; the reader polls the count with acquire loads and never sees a record before its
+ * bytes.  Polling every millisecond is the simple choice (a futex on the count would let the
+ * reader sleep: FUTEX_WAIT works on shared file mappings).  One writer at a time.
  * Guide part: theory (mapped files as IPC).
  * Run: ./advanced_file_ipc        or, in two terminals:
- *      ./advanced_file_ipc --reader /tmp/ipc.$USER       then   ./advanced_file_ipc --writer
- * /tmp/ipc.$USER
+ *      ./advanced_file_ipc --reader /tmp/ipc.$USER
+ *      ./advanced_file_ipc --writer /tmp/ipc.$USER
  */
 #define _GNU_SOURCE
 #include "common.h"

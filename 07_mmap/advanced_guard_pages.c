@@ -1,12 +1,10 @@
 /* advanced_guard_pages.c - a PROT_NONE guard page, and a SIGSEGV handler that reports and recovers
  *
- * Thread stacks and many allocators put a page with no access rights after a buffer: a run
- * past the end then faults at once (SIGSEGV, si_code SEGV_ACCERR: the page is mapped but not
- * accessible) instead of silently overwriting the neighbour.  The handler gets the faulting
- * address in si_addr, compares it with the guard page and leaves with siglongjmp: returning
- * would retry the same store for ever.  It runs on an alternate signal stack (sigaltstack),
- * as it must for a fault that is a stack overflow.  The narration is done by main after the
- * jump; the handler only stores facts.  A touch of unmapped memory is SEGV_MAPERR instead.
+ * Thread stacks and many allocators put a page with no access after a buffer: an overrun then
+ * faults at once (SIGSEGV, si_code SEGV_ACCERR: mapped but not accessible) instead of silently
+ * overwriting the neighbour; memory not mapped at all gives SEGV_MAPERR.  The handler, on an
+ * alternate signal stack (as a stack overflow needs), records si_addr and leaves with
+ * siglongjmp: returning would retry the same store for ever.  main narrates after the jump.
  * Guide part: kernel (protection, guard pages).
  * Run: ./advanced_guard_pages
  */

@@ -1,19 +1,18 @@
 /* advanced_huge_pages.c - the TLB side: transparent huge pages, MAP_HUGETLB, faults and a walk
  *
- * A 4 KiB page needs one TLB entry; a 2 MiB huge page covers 512 of them with one.  With
- * transparent huge pages (mm/huge_memory.c) the kernel backs an aligned anonymous range with
- * 2 MiB pages at fault time, if the mode in /sys/kernel/mm/transparent_hugepage/enabled allows
- * it: "always", or "madvise" for ranges marked MADV_HUGEPAGE.  The program maps 64 MiB twice,
- * once with MADV_NOHUGEPAGE and once with MADV_HUGEPAGE, and prints the faults to touch it,
- * AnonHugePages from smaps, and the time of a random walk (median of 3, after a warm-up,
- * pinned to one CPU).  MAP_HUGETLB takes pages from the hugetlb pool, which is empty unless an
- * administrator fills it (vm.nr_hugepages): it says which is the case here.
+ * A 4 KiB page needs a TLB entry; a 2 MiB huge page covers 512 with one.  Transparent huge pages
+ * (mm/huge_memory.c) back an aligned anonymous range with 2 MiB pages at fault time when the mode
+ * in /sys/kernel/mm/transparent_hugepage/enabled allows: "always", or "madvise" for MADV_HUGEPAGE
+ * ranges.  64 MiB is mapped with MADV_NOHUGEPAGE, then MADV_HUGEPAGE: faults, AnonHugePages and a
+ * random walk's time (median of 3 after a warm-up, pinned) for each.  MAP_HUGETLB needs the
+ * hugetlb pool (vm.nr_hugepages), empty unless an administrator fills it: it says which here.
  * Guide part: kernel (huge pages and the TLB).
  * Run: ./advanced_huge_pages [--mib N]
  */
 #define _GNU_SOURCE
 #include "common.h"
 #include "proc.h"
+#include "procfs.h"
 #include "stats.h"
 #include "timing.h"
 
@@ -38,26 +37,6 @@ static long minor_faults(void)
     if (getrusage(RUSAGE_SELF, &ru) == -1)
         die_errno("getrusage");
     return ru.ru_minflt;
-}
-
-static long smaps_kib(const void *addr, const char *field)
-{
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512], name[64];
-    unsigned long start, end;
-    long kib, found = 0;
-    bool ours = false;
-
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    while (fgets(line, sizeof line, smaps) != NULL) {
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            ours = start == (unsigned long)addr;
-        else if (ours && sscanf(line, "%63[^:]: %ld", name, &kib) == 2 && !strcmp(name, field))
-            found = kib;
-    }
-    fclose(smaps);
-    return found;
 }
 
 /* A range aligned to 2 MiB, so that huge pages can back it. */
@@ -109,7 +88,9 @@ static void one_way(size_t length, int advice, const char *role)
     before = minor_faults();
     memset(data, 1, length);
     before = minor_faults() - before;
-    huge_kib = smaps_kib(data, "AnonHugePages");
+    huge_kib = smaps_field_kib(data, "AnonHugePages");
+    if (huge_kib == -1)
+        die_errno("smaps AnonHugePages");
     printf("[%s] touching %zu MiB: %ld page faults; AnonHugePages: %ld kB\n", role, length >> 20,
            before, huge_kib);
     if (advice == MADV_HUGEPAGE && huge_kib > 0)

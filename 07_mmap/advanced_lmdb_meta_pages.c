@@ -1,14 +1,11 @@
 /* advanced_lmdb_meta_pages.c - LMDB's commit: copy-on-write pages and two alternating meta pages
  *
- * Real-world pattern: LMDB (libraries/liblmdb/mdb.c).  The database file is mapped by every
- * process; pages 0 and 1 are meta pages, and the valid one is the one with the higher txnid
- * (mdb_env_pick_meta).  A write transaction never changes a page a reader may see: it writes
- * new copies of the pages it changes, then commits by writing the meta page txnid & 1 (the
- * older one), its txnid last.  A reader records the txnid it uses in a reader table
- * (the -lock file in LMDB) and reads that snapshot without any lock; the writer reuses a
- * page only when no reader's snapshot can reach it.  A writer killed before the meta store
- * changes nothing.  Left out: the B+tree (one page of 64 counters is the "database"), the
- * freelist DB, msync/fdatasync ordering for power loss, file growth, the writer mutex.
+ * Real-world pattern: LMDB (libraries/liblmdb/mdb.c).  Every process maps the file; pages 0, 1
+ * are meta pages, the valid one has the higher txnid (mdb_env_pick_meta).  A writer copies the
+ * pages it changes, then commits by writing meta page txnid & 1 (the older), txnid last
+ * (mdb_env_write_meta): killed before that, it changes nothing.  Readers publish their txnid in
+ * a reader table and read without a lock; a page is reused only when no snapshot reaches it.
+ * Left out: the B+tree (one page of 64 counters), freelist, fsync order, file growth, mutex.
  * Guide part: real-world (MVCC through a shared mapping).
  * Run: ./advanced_lmdb_meta_pages [--txns N]
  */
@@ -132,8 +129,10 @@ static void run_reader(struct db_file *db, int id, long txns)
         uint64_t word;
         const uint64_t *table;
 
-        /* Publish the txnid first, then check that it is still the newest (mdb_txn_renew0):
-         * from then on the writer will not reuse the pages of this snapshot. */
+        /* Publish the txnid first, then check that it is still the newest: from then on the
+         * writer will not reuse the pages of this snapshot.  (mdb_txn_renew0 loops the same
+         * way on the last committed txnid that the lock file holds, ITS#7970, then takes
+         * meta page txnid & 1; here the meta pages are read directly.) */
         do {
             word = atomic_load(&pick_meta(db)->txn_root);
             atomic_store(&slot->txnid, txnid_of(word));

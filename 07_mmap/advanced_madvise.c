@@ -1,14 +1,13 @@
 /* advanced_madvise.c - MADV_SEQUENTIAL, MADV_RANDOM, MADV_WILLNEED, MADV_DONTNEED, measured
  *
- * madvise() tells the kernel how a range will be used (mm/madvise.c).  SEQUENTIAL and RANDOM
- * set a flag on the VMA (smaps VmFlags "sr"/"rr") that filemap_fault reads: RANDOM turns off
- * its readahead from storage, SEQUENTIAL makes it larger.  Pages already cached are mapped by
- * fault-around whatever the advice, so the fault counts below stay equal.  WILLNEED starts reading
- * the file's pages into the page cache now.  DONTNEED drops the pages from this process: anonymous
- * private memory comes back zero-filled on the next touch (the data is gone), a MAP_SHARED file
- * page comes back from the page cache (nothing lost). Each effect is measured here with getrusage
- * fault counts, mincore and smaps, not timings. Guide part: kernel (advice to the pager). Run:
- * ./advanced_madvise
+ * madvise() (mm/madvise.c) says how a range will be used.  SEQUENTIAL and RANDOM set VMA flags
+ * (smaps VmFlags "sr"/"rr") that the file fault path reads: RANDOM turns readahead from storage
+ * off, SEQUENTIAL reads ahead from the fault on; cached pages are mapped by fault-around either
+ * way, so the fault counts stay equal.  WILLNEED starts reading the range into the page cache.
+ * DONTNEED zaps this process's page-table entries: anonymous private memory comes back zeroed
+ * (its data is gone), a shared file page from the page cache.  Measured: faults, mincore, smaps.
+ * Guide part: kernel (advice to the pager).
+ * Run: ./advanced_madvise
  */
 #define _GNU_SOURCE
 #include "common.h"

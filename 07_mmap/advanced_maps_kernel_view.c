@@ -1,14 +1,11 @@
 /* advanced_maps_kernel_view.c - the kernel's view of each mapping: /proc/self/maps and smaps
  *
- * Each mapping is a VMA (struct vm_area_struct, mm/mmap.c), one line of /proc/PID/maps:
- * addresses, permissions with 's' (shared) or 'p' (private), file offset, device, inode,
- * path.  /proc/PID/smaps adds what is resident: Rss; Pss (each page divided by the number of
- * processes mapping it); Shared/Private, Clean/Dirty.  The program makes five kinds of
- * mapping, touches 4 pages of each, and prints its line and counters: a file read through
- * MAP_SHARED (clean, page cache), the same file written through MAP_PRIVATE (copy-on-write:
- * private dirty copies), anonymous private memory, anonymous shared memory while a child also
- * maps it (Pss halves, the pages count as shared), and the limit on VMAs, vm.max_map_count.
- * smaps' "Private" means "mapped by one process", not MAP_PRIVATE: the program says so.
+ * Each mapping is a VMA (struct vm_area_struct, include/linux/mm_types.h): one maps line with
+ * its range, 's' (shared) or 'p' (private), offset, device, inode and path; smaps adds Rss, Pss
+ * (each page divided among its mappers) and Shared/Private Clean/Dirty ("Private": one mapper,
+ * not MAP_PRIVATE).  Four kinds, 4 pages each: a file read MAP_SHARED, the file written
+ * MAP_PRIVATE (copy-on-write), anonymous private, anonymous shared with a child (Pss halves);
+ * then the number of VMAs against vm.max_map_count, the most a process may have.
  * Guide part: kernel (the kernel's view).
  * Run: ./advanced_maps_kernel_view
  */
@@ -31,36 +28,43 @@ static const char usage[] = "";
 
 static size_t page_size;
 
-/* Prints the maps line and the counters of the VMA that starts at `addr`. */
+/* Counts the lines of /proc/self/maps (one per VMA); copies the one of the VMA that holds
+ * `addr` (unless addr is NULL) to line, without its address range. */
+static long scan_maps(const void *addr, char *line, size_t size)
+{
+    FILE *maps = fopen("/proc/self/maps", "re");
+    unsigned long start, end;
+    char text[4352];
+    long vmas = 0;
+
+    if (maps == NULL)
+        die_errno("open /proc/self/maps");
+    snprintf(line, size, "(no VMA holds %p)\n", addr);
+    while (fgets(text, sizeof text, maps) != NULL) {
+        vmas++;
+        if (addr != NULL && sscanf(text, "%lx-%lx ", &start, &end) == 2 &&
+            start <= (unsigned long)addr && (unsigned long)addr < end)
+            snprintf(line, size, "%s", strchr(text, ' ') + 1); /* perms offset dev inode path */
+    }
+    fclose(maps);
+    return vmas;
+}
+
+/* Prints the maps line and the counters of the VMA that holds `addr`. */
 static void show_vma(const char *kind, const void *addr)
 {
     static const char *const fields[] = {"Rss",          "Pss",           "Shared_Clean",
                                          "Shared_Dirty", "Private_Clean", "Private_Dirty"};
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512], name[64];
-    unsigned long start, end;
-    bool ours = false;
+    char line[4352];
     long kib;
 
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    printf("[%s]", kind);
-    while (fgets(line, sizeof line, smaps) != NULL) {
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2) { /* a VMA's header line */
-            if (ours)
-                break;
-            ours = start == (unsigned long)addr;
-            if (ours)
-                printf(" %s", strchr(line, ' ') + 1); /* perms offset dev inode path */
-            continue;
-        }
-        if (!ours || sscanf(line, "%63[^:]: %ld kB", name, &kib) != 2)
-            continue;
-        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-            if (strcmp(name, fields[i]) == 0)
-                printf("[%s]     %s: %ld kB\n", kind, name, kib);
+    scan_maps(addr, line, sizeof line);
+    printf("[%s] %s", kind, line);
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if ((kib = smaps_field_kib(addr, fields[i])) == -1)
+            die_errno("smaps %s", fields[i]);
+        printf("[%s]     %s: %ld kB\n", kind, fields[i], kib);
     }
-    fclose(smaps);
 }
 
 static char *map_or_die(int prot, int flags, int fd)
@@ -141,10 +145,9 @@ static pid_t share_with_child(volatile char *shared, int sv[2])
 int main(int argc, char *argv[])
 {
     char *file_shared, *file_private, *anon_private, *anon_shared;
-    long max_maps, vmas = 0;
+    long max_maps, vmas;
     int fd, sv[2];
-    char line[512];
-    FILE *maps;
+    char line[4352];
     pid_t child;
 
     cli_no_options(argc, argv, usage);
@@ -161,7 +164,7 @@ int main(int argc, char *argv[])
     touch(file_private, true);
     touch(anon_private, true);
     touch(anon_shared, true);
-    printf("[main] five kinds of mapping, %d pages each, every page touched\n", PAGES);
+    printf("[main] four kinds of mapping, %d pages each, every page touched\n", PAGES);
 
     show_vma("file shared, read", file_shared);
     printf("[note] smaps' Private means mapped by this process alone, not MAP_PRIVATE; Dirty "
@@ -173,12 +176,7 @@ int main(int argc, char *argv[])
     close(sv[0]); /* the child's read() returns 0: it exits */
     reap_child(child, "main");
 
-    maps = fopen("/proc/self/maps", "re");
-    if (maps == NULL)
-        die_errno("open /proc/self/maps");
-    while (fgets(line, sizeof line, maps) != NULL)
-        vmas++;
-    fclose(maps);
+    vmas = scan_maps(NULL, line, sizeof line);
     if (sysctl_long("vm/max_map_count", &max_maps) == -1)
         die_errno("read vm.max_map_count");
     printf("[main] this process has %ld VMAs; vm.max_map_count = %ld (mmap fails with ENOMEM "

@@ -1,12 +1,11 @@
 /* advanced_mremap.c - growing a mapping with mremap(MREMAP_MAYMOVE) against copying it
  *
- * A buffer that grows (a vector, a hash table, a log) can be reallocated by mapping a larger
- * region and copying every byte into it, or by asking the kernel to grow the mapping in
- * place: mremap() (Linux-specific, mm/mremap.c) extends the VMA if the addresses after it are
- * free, and otherwise, with MREMAP_MAYMOVE, moves the page-table entries to a new address:
- * the pages themselves are not copied.  The program grows a region filled with data both
- * ways, step by step to 64 MiB, checks the data each time, and prints how often mremap moved,
- * the bytes the copy way copied, and both times (median of 5, after a warm-up; not pinned).
+ * A growing buffer (a vector, a hash table, a log) can be reallocated by mapping a larger region
+ * and copying every byte, or with mremap() (Linux-specific, mm/mremap.c): the kernel extends the
+ * VMA if the addresses after it are free, else (MREMAP_MAYMOVE) moves its page-table entries to
+ * a new address; no page is copied.  Both ways grow a region to 64 MiB step by step, the data
+ * checked each time; printed: how often mremap moved, the bytes copied, both times (median of 5
+ * after a warm-up; not pinned).
  * Guide part: kernel (VMAs, mremap).
  * Run: ./advanced_mremap [--mib N]
  */

@@ -1,14 +1,11 @@
-/* advanced_redis_bgsave.c - Redis's BGSAVE: a fork child writes a snapshot while the parent writes
- * on
+/* advanced_redis_bgsave.c - Redis's BGSAVE: a fork child saves a snapshot, the parent writes on
  *
- * Real-world pattern: Redis (src/rdb.c, rdbSaveBackground).  To snapshot its whole dataset
- * without stopping, Redis forks; the child sees memory frozen at the moment of fork() and
- * writes it to "temp-<pid>.rdb", fsyncs, renames it over the dump file and exits, while the
- * parent goes on serving writes.  Each first write by the parent to a page the two still
- * share is a copy-on-write fault (mm/memory.c: do_wp_page -> wp_page_copy); the child
- * measures the copies as its own Private_Dirty (Redis: sendChildCOWInfo over the child-info
- * pipe, logged as "Fork CoW").  Left out: the RDB format, the event loop, the AOF.  The dataset
- * is MADV_NOHUGEPAGE: Redis warns about THP because one write would copy 2 MiB.
+ * Real-world pattern: Redis's BGSAVE (src/rdb.c, rdbSaveBackground): Redis forks; the child sees
+ * memory as it was at fork(), writes it to "temp-<pid>.rdb", fsyncs, renames it over dump.rdb
+ * and exits while the parent serves writes.  Each parent write to a page still shared is a
+ * copy-on-write fault (mm/memory.c: do_wp_page -> wp_page_copy); the child reports the copies,
+ * its Private_Dirty, over a pipe (Redis: sendChildCOWInfo, "Fork CoW").  MADV_NOHUGEPAGE, as
+ * Redis advises (one write would copy 2 MiB).  Left out: the RDB format, event loop, AOF.
  * Guide part: real-world (fork snapshots, copy-on-write).
  * Run: ./advanced_redis_bgsave
  */
@@ -17,11 +14,11 @@
 #include "cleanup.h"
 #include "io.h"
 #include "proc.h"
+#include "procfs.h"
 #include "timing.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,26 +41,6 @@ static long minor_faults(void)
     if (getrusage(RUSAGE_SELF, &ru) == -1)
         die_errno("getrusage");
     return ru.ru_minflt;
-}
-
-/* Private_Dirty of the VMA at addr: pages this process alone maps, written. */
-static long private_dirty_kib(const void *addr)
-{
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512];
-    unsigned long start, end;
-    long kib = 0, value;
-    bool ours = false;
-
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    while (fgets(line, sizeof line, smaps) != NULL)
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            ours = start == (unsigned long)addr;
-        else if (ours && sscanf(line, "Private_Dirty: %ld", &value) == 1)
-            kib = value;
-    fclose(smaps);
-    return kib;
 }
 
 /* The child: rdbSave() to temp-<pid>.rdb, fsync, rename, then report copy-on-write. */
@@ -90,7 +67,9 @@ static void save_snapshot(const struct record *data, const char *dir, int info_f
         die_errno("fsync %s", temp);
     if (rename(temp, final) == -1) /* the dump file is replaced whole, never half-written */
         die_errno("rename %s", temp);
-    cow_kib = private_dirty_kib(data);
+    /* Private_Dirty: the pages of the dataset this child alone maps, written (the copies). */
+    if ((cow_kib = smaps_field_kib(data, "Private_Dirty")) == -1)
+        die_errno("read /proc/self/smaps");
     printf("[child] snapshot written to %s and renamed to dump.rdb\n", temp);
     if (write_full(info_fd, &cow_kib, sizeof cow_kib) == -1)
         die_errno("write child info");

@@ -1,13 +1,11 @@
 /* advanced_sqlite_wal_index.c - SQLite's WAL index: a header kept twice in a shared -shm file
  *
- * Real-world pattern: SQLite in WAL mode (src/wal.c).  Every connection maps the database's
- * "-shm" file MAP_SHARED; its first bytes are the WAL-index header (WalIndexHdr: change
- * counter, isInit, page size, mxFrame = last committed frame, nPage, checksums), stored twice.
- * The writer checksums its new header, copies it to the SECOND slot, issues a memory barrier,
- * then copies it to the first (walIndexWriteHdr).  A reader copies the first slot, barrier,
- * the second, and trusts the header only if both are equal, isInit is set and the checksum
- * matches; else it retries (walIndexTryHdr).  No lock is taken for this.  Left out: the WAL
- * file itself, the hash tables after the header, the locking bytes and recovery.
+ * Real-world pattern: SQLite's WAL mode (src/wal.c).  Every connection maps the "-shm" file
+ * MAP_SHARED; it starts with the WAL-index header (WalIndexHdr: change counter, isInit, page
+ * size, mxFrame, nPage, checksums aCksum) twice.  walIndexWriteHdr checksums the new header,
+ * copies it to the second slot, a barrier, then the first; walIndexTryHdr copies the first, a
+ * barrier, the second, and trusts them only if equal, isInit set, checksum right: else retry.
+ * No lock for this.  Left out: the WAL file, the hash tables, the locking bytes, recovery.
  * Guide part: real-world (lock-free reads through a shared mapping).
  * Run: ./advanced_sqlite_wal_index [--updates N]
  */

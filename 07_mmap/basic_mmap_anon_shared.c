@@ -1,12 +1,11 @@
 /* basic_mmap_anon_shared.c - an anonymous shared mapping between a parent and its child
  *
- * mmap(MAP_SHARED | MAP_ANONYMOUS) gives memory with no file and no name: it starts zeroed
- * and lives as long as some process maps it.  fork() keeps it shared (the child gets the same
- * pages, not a copy-on-write copy), so it is the simplest shared memory between related
- * processes; unrelated ones need a name (a file, shm_open, memfd passed over a socket).
- * Here the child fills an array of squares and publishes a count with a release store; the
- * parent waits for the child to exit and reads the results.  Linux backs the pages with shmem
- * (mm/shmem.c), like /dev/shm: /proc/PID/maps names them "/dev/zero (deleted)".
+ * mmap(MAP_SHARED | MAP_ANONYMOUS) gives zeroed memory with no file and no name; fork() keeps it
+ * shared (the child maps the same pages, not copy-on-write copies): the simplest shared memory
+ * between related processes (unrelated ones need a name: a file, shm_open, a memfd passed over a
+ * socket).  The child fills an array of squares and publishes a count with a release store; the
+ * parent reads them after the child exits.  Linux backs the pages with shmem (mm/shmem.c):
+ * /proc/PID/maps names them "/dev/zero (deleted)".
  * Guide part: theory (anonymous shared mappings, fork).
  * Trace: mmap clone wait4 munmap
  * Run: ./basic_mmap_anon_shared [--count N]

@@ -1,11 +1,11 @@
 /* basic_mmap_private.c - MAP_PRIVATE: writes are copy-on-write, seen by no one else
  *
- * A MAP_PRIVATE mapping starts out sharing the file's page-cache pages.  The first store to a
- * page faults (the page is mapped read-only under the hood), and the kernel gives this
- * process its own copy (mm/memory.c: do_wp_page -> wp_page_copy for a file page).  From then
- * on the store changes only the copy: read() of the file still returns the old bytes, and a
- * second process that maps the same file MAP_SHARED sees them too.  The program counts the
- * minor faults of the store with getrusage() and checks both other views.
+ * A MAP_PRIVATE mapping starts out sharing the file's page-cache pages.  A store to a page read
+ * before (so mapped read-only, as here) faults, and the kernel gives this process its own copy
+ * (mm/memory.c: do_wp_page -> wp_page_copy; a store to a page never touched is do_cow_fault).
+ * From then on the store changes only the copy: read() of the file and a second process that
+ * maps it MAP_SHARED still see the old bytes.  The program counts the store's minor faults
+ * with getrusage() and checks both other views.
  * Guide part: theory (private mappings, copy-on-write).
  * Run: ./basic_mmap_private
  */

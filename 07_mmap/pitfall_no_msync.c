@@ -1,12 +1,11 @@
 /* pitfall_no_msync.c - mapped writes are in the page cache, not on storage, until msync(MS_SYNC)
  *
- * A store through MAP_SHARED dirties a page-cache page.  Other processes see it at once, but
- * nothing is written to storage until writeback decides to (vm.dirty_expire_centisecs), and
- * POSIX promises nothing without msync().  MS_ASYNC does nothing on Linux since 2.6.19
- * (mm/msync.c); MS_SYNC calls vfs_fsync_range() and waits.  The program measures this from
- * smaps (Shared_Dirty + Private_Dirty of the mapping): broken, it reports a record durable
- * after MS_ASYNC; --fixed, only after MS_SYNC returns.  On tmpfs (the test harness's /tmp)
- * there is no storage at all: the pages stay dirty even after MS_SYNC, and it says so.
+ * A store through MAP_SHARED dirties a page-cache page: other processes see it at once, storage
+ * only when writeback decides (vm.dirty_expire_centisecs); POSIX promises nothing without
+ * msync().  On Linux MS_ASYNC does nothing since 2.6.19 (mm/msync.c) and MS_SYNC calls
+ * vfs_fsync_range() and waits.  Measured from smaps (Shared_Dirty + Private_Dirty): broken, a
+ * record is reported durable after MS_ASYNC; --fixed, only once MS_SYNC returns.  On tmpfs (the
+ * tests' /tmp) there is no storage: the pages stay dirty even then, and it says so.
  * Guide part: pitfall (durability of mapped writes).
  * Run: ./pitfall_no_msync [--fixed] [--dir DIR]    (DIR on a disk filesystem shows writeback)
  */
@@ -27,27 +26,15 @@ static const char usage[] = "[--fixed] [--dir DIR]";
 #define PAGES 4
 #define TMPFS_MAGIC_NUMBER 0x01021994 /* linux/magic.h TMPFS_MAGIC */
 
-/* Dirty KiB of the mapping that starts at `addr`, from /proc/self/smaps. */
+/* Dirty KiB of the mapping that holds `addr` (smaps: Shared_Dirty + Private_Dirty). */
 static long dirty_kib(const void *addr)
 {
-    FILE *smaps = fopen("/proc/self/smaps", "re");
-    char line[512];
-    unsigned long start, end;
-    long kib, total = 0;
-    bool ours = false;
+    long shared = smaps_field_kib(addr, "Shared_Dirty");
+    long private = smaps_field_kib(addr, "Private_Dirty");
 
-    if (smaps == NULL)
-        die_errno("open /proc/self/smaps");
-    while (fgets(line, sizeof line, smaps) != NULL) {
-        /* Only a mapping's header line reads as two hex numbers joined by '-'. */
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-            ours = start == (unsigned long)addr;
-        if (ours && (sscanf(line, "Shared_Dirty: %ld", &kib) == 1 ||
-                     sscanf(line, "Private_Dirty: %ld", &kib) == 1))
-            total += kib;
-    }
-    fclose(smaps);
-    return total;
+    if (shared == -1 || private == -1)
+        die_errno("read /proc/self/smaps");
+    return shared + private;
 }
 
 static int make_file(const char *dir, bool *on_tmpfs)

@@ -1,12 +1,11 @@
 /* pitfall_unaligned_offset.c - mmap() at an offset that is not a multiple of the page size
  *
- * To map a record in the middle of a file, the natural call passes the record's offset.
- * mmap() maps whole pages, so its offset must be a multiple of the page size
- * (sysconf(_SC_PAGESIZE); POSIX and Linux both require it): any other value fails with
- * EINVAL (the architecture's mmap entry, arch/x86/kernel/sys_x86_64.c on x86-64, tests
- * off & ~PAGE_MASK before ksys_mmap_pgoff() gets a page number).  --fixed rounds
- * the offset down to a page boundary, maps from there with the length grown by the
- * difference, and adds the difference to the pointer it uses.
+ * To map a record in the middle of a file, the natural call passes the record's offset, but
+ * mmap() maps whole pages: the offset must be a multiple of the page size (POSIX and Linux), or
+ * the call fails with EINVAL (on x86-64 the mmap entry in arch/x86/kernel/sys_x86_64.c tests
+ * off & ~PAGE_MASK before ksys_mmap_pgoff() gets a page number).  --fixed rounds the offset down
+ * to a page boundary, maps from there with the length grown by the difference, and adds the
+ * difference to the pointer it uses.
  * Guide part: pitfall (mappings are made of pages).
  * Run: ./pitfall_unaligned_offset [--fixed]
  */

@@ -1,18 +1,17 @@
 /* solution_kv_store.c - exercise 4: a key-value store in a mapped file that survives kill -9
  *
- * The worked answer to exercise 4 of the chapter README.  The file is a header page (magic,
- * and `committed`: how many bytes of the log are valid) and an append-only log of records.
- * A set writes its record past the committed end first, and only then publishes it with one
- * aligned 8-byte release store to `committed`.  A process killed at any point leaves either
- * the old or the new `committed`, never half of one, so a reader sees every record whole or
- * not at all; bytes past `committed` are ignored and overwritten by the next set.  (Power
- * loss is another matter: that needs msync before and after the commit store.)  `crash`
- * is the fault injection the checker uses: it dies of SIGKILL between record and commit.
+ * The worked answer to exercise 4 of the chapter README: a header page (magic, `committed`:
+ * the valid bytes of the log) and an append-only log.  A set writes its record past the
+ * committed end, then publishes it with one aligned 8-byte release store to `committed`: a
+ * process killed at any point leaves the old or the new value, so every record is whole or
+ * absent.  `crash` dies of SIGKILL between the two (the checker's fault injection).  Power
+ * loss is another matter: that needs msync before and after the commit store.
  * Guide part: exercise 4 (advanced).
  * Run: ./solution_kv_store [FILE set KEY VALUE | FILE get KEY | FILE count | FILE fill N | ...]
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
 #include "cleanup.h"
 
 #include <errno.h>
@@ -71,15 +70,12 @@ static void open_store(struct store *s, const char *path, bool create)
 {
     struct stat st;
 
-    s->fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+    /* A FIFO is refused at once, never waited on; a new store is made 0600. */
+    s->fd = open_regular(path, O_RDWR | (create ? O_CREAT : 0), &st);
+    if (s->fd == -1 && errno == EINVAL)
+        die("%s: not a regular file", path);
     if (s->fd == -1)
         die_errno("open %s", path);
-    if (fstat(s->fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode)) {
-        close(s->fd); /* no descriptor left open at exit, on any path */
-        die("%s: not a regular file", path);
-    }
     if (st.st_size == 0 && create) {
         if (ftruncate(s->fd, INITIAL_SIZE) == -1)
             die_errno("ftruncate %s", path);

@@ -1,20 +1,21 @@
 /* solution_mapped_counter.c - exercise 3: a counter in a mapped file, exact under contention
  *
- * The worked answer to exercise 3 of the chapter README.  Unrelated processes share one
- * 64-bit counter: the first 8 bytes of a file that each of them maps MAP_SHARED.  An atomic
- * read-modify-write on the mapping (lock xadd on x86-64) keeps every increment when several
- * processes add at once; a plain `*counter += 1` is a load and a store, and loses
- * increments.  A new file is created 0600 and sized with ftruncate; an existing one is never
- * truncated, so a count survives from run to run.  With no arguments it demonstrates itself
- * with four child processes adding at the same time.
+ * The worked answer to exercise 3 of the chapter README.  Unrelated processes share a 64-bit
+ * counter, the first 8 bytes of a file each maps MAP_SHARED.  An atomic read-modify-write (lock
+ * xadd on x86-64) keeps every increment when several add at once; `*counter += 1` is a load and
+ * a store, and loses some.  A new file is created 0600 and sized with ftruncate; an existing one
+ * is never truncated, so a count survives from run to run.  With no arguments it demonstrates
+ * itself with four child processes adding at the same time.
  * Guide part: exercise 3 (intermediate).
  * Run: ./solution_mapped_counter [FILE N]    (two terminals: the same FILE in both)
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
 #include "cleanup.h"
 #include "proc.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,16 +34,13 @@ static _Atomic uint64_t *map_counter(const char *path)
     struct stat st;
     int fd;
 
-    /* No O_TRUNC: the file may already hold a count.  O_NONBLOCK: never wait on a FIFO. */
-    fd = open(path, O_RDWR | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0600);
+    /* No O_TRUNC: the file may already hold a count.  A FIFO is refused at once (open_regular
+     * never waits for a writer); a new file is made 0600. */
+    fd = open_regular(path, O_RDWR | O_CREAT, &st);
+    if (fd == -1 && errno == EINVAL)
+        die("%s: not a regular file", path);
     if (fd == -1)
         die_errno("open %s", path);
-    if (fstat(fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode)) {
-        close(fd); /* no descriptor left open at exit, on any path */
-        die("%s: not a regular file", path);
-    }
     /* Growing to 8 bytes is safe if another process does it too: the new bytes are zero. */
     if (st.st_size < (off_t)sizeof *counter && ftruncate(fd, sizeof *counter) == -1)
         die_errno("ftruncate %s", path);

@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "io.h"
 
+#include <errno.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -89,16 +90,12 @@ int main(int argc, char *argv[])
         path = sample_path;
     }
 
-    /* O_NONBLOCK: open() of a FIFO must not wait for a writer before fstat refuses it. */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    /* open_regular: a FIFO is refused at once, never waited on; nothing stays open. */
+    fd = open_regular(path, O_RDONLY, &st);
+    if (fd == -1 && errno == EINVAL)
+        die("%s: not a regular file", path);
     if (fd == -1)
         die_errno("open %s", path);
-    if (fstat(fd, &st) == -1)
-        die_errno("fstat %s", path);
-    if (!S_ISREG(st.st_mode)) {
-        close(fd); /* no descriptor left open at exit, on any path */
-        die("%s: not a regular file", path);
-    }
 
     if (st.st_size > 0) {
         data = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);

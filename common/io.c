@@ -1,5 +1,5 @@
 /* io.c - reads and writes that finish what they start, O_NONBLOCK, descriptor
- * passing and the FIFO check. */
+ * passing, the FIFO check and opening a regular file. */
 #define _GNU_SOURCE /* MSG_CMSG_CLOEXEC */
 #include "io.h"
 
@@ -160,4 +160,29 @@ int must_be_fifo(int fd, const char *path)
         return -1;
     }
     return 0;
+}
+
+int open_regular(const char *path, int flags, struct stat *st)
+{
+    struct stat own;
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0600), saved;
+
+    if (fd == -1)
+        return -1;
+    if (st == NULL)
+        st = &own;
+    if (fstat(fd, st) == -1)
+        goto fail;
+    if (!S_ISREG(st->st_mode)) {
+        errno = EINVAL;
+        goto fail;
+    }
+    if ((flags & O_NONBLOCK) == 0 && set_nonblocking(fd, false) == -1)
+        goto fail;
+    return fd;
+fail:
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* ---- io.c ------------------------------------------------------------------
@@ -34,5 +35,12 @@ int recv_fd(int sock, char *tag);
  * errno = ENOTSUP (it exists but is no FIFO) or what fstat gave.  `path` is
  * not used: it names the file in the caller's own message. */
 int must_be_fifo(int fd, const char *path);
+/* Opens `path` with `flags` (O_CREAT creates it with mode 0600) plus O_NONBLOCK
+ * and O_CLOEXEC, so that a FIFO planted at `path` cannot make open() wait for
+ * a writer; fstats it into *st (unless st is NULL) and refuses anything but a
+ * regular file; then clears O_NONBLOCK again and returns the descriptor.  -1
+ * with errno: EINVAL for a file that is not regular (a FIFO, a directory, a
+ * device; nothing stays open), else what open, fstat or fcntl gave. */
+int open_regular(const char *path, int flags, struct stat *st);
 
 #endif

@@ -1,5 +1,5 @@
-/* procfs.c - a process's state, wait channel and descriptor flags, and sysctl
- * numbers, from /proc. */
+/* procfs.c - a process's state, wait channel and descriptor flags, sysctl
+ * numbers and smaps fields, from /proc. */
 #define _GNU_SOURCE
 #include "procfs.h"
 #include "common.h"
@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -116,4 +119,33 @@ int proc_wait_wchan(pid_t pid, const char *prefix, int timeout_ms)
         }
         sleep_ms(1);
     }
+}
+
+long smaps_field_kib(const void *addr, const char *field)
+{
+    FILE *smaps = fopen("/proc/self/smaps", "re");
+    uintptr_t where = (uintptr_t)addr;
+    size_t size = 0, field_len = strlen(field);
+    unsigned long start, end;
+    bool ours = false;
+    char *line = NULL;
+    long kib = -1;
+
+    if (smaps == NULL)
+        return -1;
+    while (kib == -1 && getline(&line, &size, smaps) != -1) {
+        /* An entry starts with the mapping's maps line, "start-end perms ..."; its
+         * fields follow as "Name:   value kB".  No field name holds a '-'. */
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, ':') > strchr(line, ' '))
+            ours = start <= where && where < end;
+        else if (ours && strncmp(line, field, field_len) == 0 && line[field_len] == ':')
+            kib = strtol(line + field_len + 1, NULL, 10);
+        else if (ours && strncmp(line, "VmFlags:", 8) == 0)
+            break; /* the last line of the entry: no such field */
+    }
+    free(line);
+    fclose(smaps);
+    if (kib == -1)
+        errno = ENOENT;
+    return kib;
 }

@@ -37,5 +37,11 @@ long peak_rss_kib(void);
  * timeout_ms.  Returns 0, or -1 with errno = ETIMEDOUT, or ENOENT when there
  * is no such process. */
 int proc_wait_wchan(pid_t pid, const char *prefix, int timeout_ms);
+/* A "kB" field of this process's mapping (VMA) that contains `addr`, from
+ * /proc/self/smaps: smaps_field_kib(p, "Rss"), "Pss", "Private_Dirty",
+ * "AnonHugePages"...  Returns the number of KiB, or -1 with errno: ENOENT when
+ * no mapping contains addr or its entry has no such field, else what opening
+ * /proc/self/smaps gave. */
+long smaps_field_kib(const void *addr, const char *field);
 
 #endif

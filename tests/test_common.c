@@ -1524,6 +1524,57 @@ START_TEST(must_be_fifo_tells_a_fifo_from_a_file)
 }
 END_TEST
 
+START_TEST(open_regular_opens_files_and_refuses_the_rest)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", fifo[64], file[64], missing[64];
+    struct stat st;
+    int fd, flags, next;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(file, sizeof file, "%s/file", dir);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    /* O_CREAT makes a 0600 file, whatever the umask; O_NONBLOCK is gone again. */
+    fd = open_regular(file, O_RDWR | O_CREAT, &st);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(st.st_mode & 07777, 0600);
+    flags = fcntl(fd, F_GETFL);
+    ck_assert_int_eq(flags & O_NONBLOCK, 0);
+    ck_assert_int_eq(flags & O_ACCMODE, O_RDWR);
+    ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    close(fd);
+    /* Asked for, O_NONBLOCK stays; st may be NULL. */
+    fd = open_regular(file, O_RDONLY | O_NONBLOCK, NULL);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+    close(fd);
+    /* A FIFO with no writer: refused at once (a plain open would block), nothing left
+     * open (the next descriptor is the one the refused open had). */
+    next = dup(0);
+    close(next);
+    errno = 0;
+    ck_assert_int_eq(open_regular(fifo, O_RDONLY, &st), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(open_regular(dir, O_RDONLY, &st), -1); /* a directory */
+    ck_assert_int_eq(errno, EINVAL);
+    fd = dup(0);
+    ck_assert_int_eq(fd, next);
+    close(fd);
+    errno = 0;
+    ck_assert_int_eq(open_regular(missing, O_RDONLY, &st), -1); /* open's own error */
+    ck_assert_int_eq(errno, ENOENT);
+    errno = 0;
+    ck_assert_int_eq(open_regular(dir, O_RDWR, &st), -1);
+    ck_assert_int_eq(errno, EISDIR);
+    unlink(fifo);
+    unlink(file);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* ---- procfs.c -------------------------------------------------------------------- */
 
 /* The state of `pid` once it is `want`, or its last state after 2 s. */
@@ -1713,6 +1764,34 @@ START_TEST(wait_wchan_of_a_blocked_and_a_running_child)
 }
 END_TEST
 
+START_TEST(smaps_field_of_the_mapping_that_holds_an_address)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *p =
+        mmap(NULL, 4 * (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    madvise(p, 4 * (size_t)page, MADV_NOHUGEPAGE);  /* 4 KiB pages, whatever the THP mode */
+    ck_assert_int_eq(smaps_field_kib(p, "Rss"), 0); /* nothing touched yet */
+    p[0] = 1;
+    p[2 * page] = 1;
+    /* Any address inside the mapping names it, not only its start. */
+    ck_assert_int_eq(smaps_field_kib(p + 3 * page - 1, "Rss"), 2 * page / 1024);
+    ck_assert_int_eq(smaps_field_kib(p, "Private_Dirty"), 2 * page / 1024);
+    ck_assert_int_eq(smaps_field_kib(p, "Shared_Dirty"), 0);
+    errno = 0;
+    ck_assert_int_eq(smaps_field_kib(p, "NoSuchField"), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    errno = 0;
+    ck_assert_int_eq(smaps_field_kib(p, "Rs"), -1); /* a prefix of a name is no name */
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(munmap(p, 4 * (size_t)page), 0);
+    errno = 0;
+    ck_assert_int_eq(smaps_field_kib(p + page, "Rss"), -1); /* no mapping there now */
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 /* ---- the suite ----------------------------------------------------------------------- */
 
 static Suite *common_suite(void)
@@ -1767,6 +1846,7 @@ static Suite *common_suite(void)
     tcase_add_test(timing, spin_ns_spins_at_least_that_long);
     tcase_add_test(io, send_fd_and_recv_fd_round_trip);
     tcase_add_test(io, must_be_fifo_tells_a_fifo_from_a_file);
+    tcase_add_test(io, open_regular_opens_files_and_refuses_the_rest);
     tcase_add_test(procfs, state_of_a_sleeping_and_a_stopped_process);
     tcase_add_test(procfs, state_despite_spaces_and_parens_in_the_name);
     tcase_add_test(procfs, wchan_of_a_reader_blocked_on_a_pipe);
@@ -1774,6 +1854,7 @@ static Suite *common_suite(void)
     tcase_add_test(procfs, sysctl_numbers);
     tcase_add_test(procfs, peak_rss_grows_after_touching_32_mib);
     tcase_add_test(procfs, wait_wchan_of_a_blocked_and_a_running_child);
+    tcase_add_test(procfs, smaps_field_of_the_mapping_that_holds_an_address);
     suite_add_tcase(s, errors);
     suite_add_tcase(s, parse);
     suite_add_tcase(s, timing);
