@@ -92,7 +92,8 @@ static int open_posix_shm(struct transport *t)
 
 /* A regular file in a private mkdtemp directory: O_EXCL, 0600, registered, unlinked once
  * mapped.  The pages are the file's page cache, so a futex on them is keyed by the inode and
- * offset (get_futex_key() in kernel/futex/core.c), as for any MAP_SHARED futex. */
+ * offset (get_futex_key() in kernel/futex/core.c sets key->shared.i_seq and .pgoff), as
+ * for any futex in a MAP_SHARED mapping. */
 static int open_file_mapping(struct transport *t)
 {
     char dir[256], path[300];
