@@ -117,6 +117,42 @@ START_TEST(chunk_rule_is_the_stated_one)
 }
 END_TEST
 
+/* UDP has no back-pressure, so its credits must hold the sender back: 1 MiB sent at once to a
+ * receiver that starts reading 200 ms later (the buffer holds about 200 KiB) still arrives
+ * whole and in order. */
+START_TEST(udp_credits_hold_the_sender)
+{
+    struct transport *t = transport_open("udp");
+    unsigned char *buf = aligned_alloc(4096, MAX_SIZE);
+    pid_t pid;
+    int status;
+
+    ck_assert_ptr_nonnull(t);
+    fill_pattern(buf, MAX_SIZE, 7);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+        unsigned char *want = aligned_alloc(4096, MAX_SIZE);
+        int ok;
+
+        transport_take_side(t, 1, getppid());
+        usleep(200000);
+        fill_pattern(want, MAX_SIZE, 7);
+        ok = transport_recv(t, buf, MAX_SIZE) == 0 && memcmp(buf, want, MAX_SIZE) == 0;
+        transport_close(t);
+        free(want);
+        free(buf);
+        _exit(ok ? 0 : 1);
+    }
+    transport_take_side(t, 0, pid);
+    ck_assert_msg(transport_send(t, buf, MAX_SIZE) == 0, "udp: send: %s", strerror(errno));
+    transport_close(t);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "udp: 1 MiB came wrong");
+    free(buf);
+}
+END_TEST
+
 START_TEST(unknown_name_is_refused)
 {
     errno = 0;
@@ -244,6 +280,7 @@ int main(void)
     tcase_add_loop_test(tc, round_trips_every_size, 0, (int)transport_count);
     tcase_add_loop_test(tc, chunk_rule_is_the_stated_one, 0, (int)transport_count);
     tcase_add_test(tc, unknown_name_is_refused);
+    tcase_add_test(tc, udp_credits_hold_the_sender);
     tcase_add_loop_test(tc, closed_peer_is_reported, 0, sizeof closing / sizeof closing[0]);
     tcase_add_loop_test(tc, wrong_length_is_refused, 0, sizeof messages / sizeof messages[0]);
     tcase_add_test(tc, dead_peer_is_noticed);
