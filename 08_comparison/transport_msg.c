@@ -119,9 +119,15 @@ static int udp_recv_one(struct transport *t, unsigned char *p, size_t len)
     return -1;
 }
 
-static bool window_full(uint64_t bytes, uint64_t msgs)
+/* Counts one datagram of len bytes into a window; true (and a fresh window) when it is full. */
+static bool window_ends(uint64_t *bytes, uint64_t *msgs, size_t len)
 {
-    return bytes >= UDP_WINDOW_BYTES || msgs >= UDP_WINDOW_MSGS;
+    *bytes += len;
+    *msgs += 1;
+    if (*bytes < UDP_WINDOW_BYTES && *msgs < UDP_WINDOW_MSGS)
+        return false;
+    *bytes = *msgs = 0;
+    return true;
 }
 
 static int udp_send(struct transport *t, const unsigned char *p, size_t len)
@@ -131,13 +137,10 @@ static int udp_send(struct transport *t, const unsigned char *p, size_t len)
             errno = EPIPE;
         return -1;
     }
-    t->sent_bytes += len;
-    t->sent_msgs++;
-    if (!window_full(t->sent_bytes, t->sent_msgs))
+    if (!window_ends(&t->sent_bytes, &t->sent_msgs, len))
         return 0;
-    t->sent_bytes = t->sent_msgs = 0;
     /* The credit is an empty datagram; data here means both sides sent at once, which this
-     * half-duplex rule does not allow: EPROTO (dgram_recv's length check). */
+     * rule does not allow: EPROTO (dgram_recv's length check). */
     return udp_recv_one(t, t->bounce, 0);
 }
 
@@ -145,11 +148,8 @@ static int udp_recv(struct transport *t, unsigned char *p, size_t len)
 {
     if (udp_recv_one(t, p, len) == -1)
         return -1;
-    t->rcvd_bytes += len;
-    t->rcvd_msgs++;
-    if (!window_full(t->rcvd_bytes, t->rcvd_msgs))
+    if (!window_ends(&t->rcvd_bytes, &t->rcvd_msgs, len))
         return 0;
-    t->rcvd_bytes = t->rcvd_msgs = 0;
     return dgram_send(t, t->bounce, 0);
 }
 
@@ -186,6 +186,17 @@ static int open_posix_mq(struct transport *t)
     return t->bounce == NULL ? -1 : 0;
 }
 
+/* After a timed queue call failed: true to wait again (a second passed and the peer lives,
+ * or a signal came), false with errno set (ECONNRESET: the peer is gone). */
+static bool mq_wait_again(const struct transport *t)
+{
+    if (errno == ETIMEDOUT && transport_peer_gone(t)) {
+        errno = ECONNRESET;
+        return false;
+    }
+    return errno == ETIMEDOUT || errno == EINTR;
+}
+
 static int mq_send_chunk(struct transport *t, const unsigned char *p, size_t len)
 {
     for (;;) {
@@ -193,11 +204,8 @@ static int mq_send_chunk(struct transport *t, const unsigned char *p, size_t len
 
         if (mq_timedsend(t->mq[t->side], (const char *)p, len, 0, &deadline) == 0)
             return 0;
-        if (errno == ETIMEDOUT && transport_peer_gone(t))
-            errno = ECONNRESET;
-        else if (errno == ETIMEDOUT || errno == EINTR)
-            continue;
-        return -1;
+        if (!mq_wait_again(t))
+            return -1;
     }
 }
 
@@ -205,26 +213,24 @@ static int mq_recv_chunk(struct transport *t, unsigned char *p, size_t len)
 {
     /* mq_receive wants room for a whole mq_msgsize: a shorter last chunk goes via bounce. */
     unsigned char *into = len == t->chunk ? p : t->bounce;
+    ssize_t got;
 
     for (;;) {
         struct timespec deadline = transport_one_second(CLOCK_REALTIME);
-        ssize_t got = mq_timedreceive(t->mq[1 - t->side], (char *)into, t->chunk, NULL, &deadline);
 
-        if (got >= 0) {
-            if ((size_t)got != len) {
-                errno = EPROTO;
-                return -1;
-            }
-            if (into != p)
-                memcpy(p, into, len);
-            return 0;
-        }
-        if (errno == ETIMEDOUT && transport_peer_gone(t))
-            errno = ECONNRESET;
-        else if (errno == ETIMEDOUT || errno == EINTR)
-            continue;
+        got = mq_timedreceive(t->mq[1 - t->side], (char *)into, t->chunk, NULL, &deadline);
+        if (got >= 0)
+            break;
+        if (!mq_wait_again(t))
+            return -1;
+    }
+    if ((size_t)got != len) {
+        errno = EPROTO;
         return -1;
     }
+    if (into != p)
+        memcpy(p, into, len);
+    return 0;
 }
 
 static long read_sysctl(const char *path, long fallback)
