@@ -1,14 +1,17 @@
 /* test_transport.c - Check unit tests of transport.h: every mechanism carries 64 B, 4 KiB,
  * 64 KiB and 1 MiB to a forked peer and back with every byte checked against a pattern that
- * changes each byte (so a lost, repeated or reordered chunk shows); the chunk rule is the
- * stated one; an unknown name is refused; a message of the wrong length is refused (EPROTO);
- * a peer that closes, or dies where there is no end of file, is reported, not waited for.
+ * changes each byte (so a lost, repeated or reordered chunk shows), unpinned and again with
+ * both processes on one CPU; the chunk rule is the stated one; an unknown name is refused; a
+ * message of the wrong length is refused (EPROTO); UDP's credits hold back a sender whose
+ * receiver is late; a peer that closes, or dies where there is no end of file, is reported,
+ * not waited for.
  */
 #define _GNU_SOURCE
 #include "transport.h"
 
 #include <check.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +58,8 @@ static void echo_peer(struct transport *t)
     _exit(status);
 }
 
-START_TEST(round_trips_every_size)
+static void round_trip_every_size(const char *name)
 {
-    const char *name = transport_names[_i];
     struct transport *t = transport_open(name);
     unsigned char *out = aligned_alloc(4096, MAX_SIZE);
     unsigned char *back = aligned_alloc(4096, MAX_SIZE);
@@ -87,6 +89,29 @@ START_TEST(round_trips_every_size)
                   name);
     free(out);
     free(back);
+}
+
+START_TEST(round_trips_every_size)
+{
+    round_trip_every_size(transport_names[_i]);
+}
+END_TEST
+
+/* The same with both processes pinned to one CPU (the child inherits the affinity), the
+ * benchmark's one-core placement: every message is a context switch, and shm-spin-ring must
+ * yield, or its reader would spin until the end of its time slice. */
+START_TEST(round_trips_on_one_cpu)
+{
+    cpu_set_t set;
+    int cpu = 0;
+
+    ck_assert_int_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    while (!CPU_ISSET(cpu, &set))
+        cpu++;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof set, &set), 0);
+    round_trip_every_size(transport_names[_i]);
 }
 END_TEST
 
@@ -278,6 +303,7 @@ int main(void)
 
     tcase_set_timeout(tc, 20);
     tcase_add_loop_test(tc, round_trips_every_size, 0, (int)transport_count);
+    tcase_add_loop_test(tc, round_trips_on_one_cpu, 0, (int)transport_count);
     tcase_add_loop_test(tc, chunk_rule_is_the_stated_one, 0, (int)transport_count);
     tcase_add_test(tc, unknown_name_is_refused);
     tcase_add_test(tc, udp_credits_hold_the_sender);

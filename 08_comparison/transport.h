@@ -8,6 +8,9 @@
  * pinned to one).  "eventfd+shm" and "sigqueue+shm" are notify-only: the bytes go through
  * shared memory and the named mechanism only wakes the peer.  UDP's flow control (credits,
  * transport_msg.c) assumes the benchmark's use: the two sides never send at the same time.
+ * "sigqueue+shm" blocks SIGRTMIN and SIGRTMIN+1 in the opening process (the child inherits
+ * the mask) and installs a handler that does nothing for both; transport_close() in the
+ * creator takes what is still pending and restores the mask, and leaves the handler.
  *
  * transport_send(buf, n) moves n bytes; transport_recv(buf, n) returns only when exactly n
  * bytes have arrived.  A mechanism with a maximum message size carries n bytes as
