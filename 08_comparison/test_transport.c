@@ -61,8 +61,7 @@ static void echo_peer(struct transport *t)
 static void round_trip_every_size(const char *name)
 {
     struct transport *t = transport_open(name);
-    unsigned char *out = aligned_alloc(4096, MAX_SIZE);
-    unsigned char *back = aligned_alloc(4096, MAX_SIZE);
+    unsigned char *out, *back;
     pid_t pid;
     int status;
 
@@ -73,6 +72,8 @@ static void round_trip_every_size(const char *name)
     if (pid == 0)
         echo_peer(t);
     transport_take_side(t, 0, pid);
+    out = aligned_alloc(4096, MAX_SIZE); /* after the fork: the peer has buffers of its own */
+    back = aligned_alloc(4096, MAX_SIZE);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         fill_pattern(out, sizes[s], (unsigned)s);
         memset(back, 0, sizes[s]);
