@@ -282,11 +282,11 @@ static void parse_args(int argc, char *argv[], struct bench_config *cfg)
     for (size_t k = 0; k < transport_count; k++)
         cfg->use[k] = mechanisms == NULL;
     if (mechanisms != NULL) {
-        char *names[16];
+        char *names[32];
         size_t n;
 
         snprintf(copy, sizeof copy, "%s", mechanisms);
-        n = split_list(copy, names, 16, "--mechanisms");
+        n = split_list(copy, names, 32, "--mechanisms");
         for (size_t i = 0; i < n; i++) {
             size_t k = 0;
 

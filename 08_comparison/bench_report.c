@@ -64,8 +64,9 @@ void describe_machine(const struct bench_config *cfg)
                cfg->cpu[0]);
     printf("[bench] method: a fresh pair of processes per row; %ld warm-up round trips, then "
            "%ld timed (fewer for big messages: at most 16 MiB each way, at least 20); a stream "
-           "of %s (at most %ld messages) per row, every byte checked; every transport blocks, "
-           "none spins\n",
+           "of %s (at most %ld messages) per row, every byte checked; every transport blocks "
+           "but shm-spin-ring, which spins (yields on one core); eventfd+shm and sigqueue+shm "
+           "are notify-only (the bytes go through shared memory)\n",
            cfg->rounds / 10 + 10, cfg->rounds, fmt_bytes(cfg->stream_bytes).s, 10 * cfg->rounds);
 }
 

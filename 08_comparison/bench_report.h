@@ -19,7 +19,7 @@
 struct bench_config {
     uint64_t sizes[MAX_SIZES];
     size_t nsizes;
-    bool use[16]; /* by index in transport_names */
+    bool use[32]; /* by index in transport_names */
     long rounds;
     uint64_t stream_bytes;
     int cpu[2];     /* the two CPUs of the two-core placement; the first is the one-core one */
