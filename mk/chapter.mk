@@ -32,7 +32,7 @@ EXAMPLES   := $(TOP)/tests/examples
 ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
 THREAD_CALLS := pthread_create|thrd_create
 ifneq ($(MODULES),)
-THREADED_MODULES := $(shell grep -lE '$(THREAD_CALLS)' $(addsuffix .c,$(MODULES)))
+THREADED_MODULES := $(shell grep -lE '$(THREAD_CALLS)' $(addsuffix .c,$(MODULES)) 2>/dev/null)
 endif
 BUILT_PROGRAMS := $(if $(THREADED_MODULES),$(PROGRAMS),$(basename $(shell \
     grep -lE '$(THREAD_CALLS)' $(addsuffix .c,$(PROGRAMS)) /dev/null)))
