@@ -107,8 +107,8 @@ static void pipe_peer(int in, int out)
 /* One row: round trips with a forked peer for ROW_MS; CPU of both sides from getrusage. */
 static struct result run_row(bool spin, const int *cpus, int ncpus)
 {
-    atomic_int *turn = mmap(NULL, sizeof *turn, PROT_READ | PROT_WRITE,
-                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    atomic_int *turn =
+        mmap(NULL, sizeof *turn, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     double cpu_before = cpu_s(RUSAGE_SELF) + cpu_s(RUSAGE_CHILDREN);
     int ping[2], pong[2];
     uint64_t start;

@@ -80,10 +80,10 @@ static noreturn void run_child(int in, int out, const size_t *sizes, int nsizes,
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {{"check", required_argument, NULL, 'c'},
-                                              {"rounds", required_argument, NULL, 'n'},
-                                              {"corrupt", required_argument, NULL, 'x'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"rounds", required_argument, NULL, 'n'},
+                                             {"corrupt", required_argument, NULL, 'x'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     size_t sizes[MAX_SIZES] = {1, PACKET, PACKET + 1, 65536};
     int nsizes = 4, opt, request[2], reply[2];
     long rounds = 3, corrupt = 0;

@@ -49,7 +49,8 @@ static const struct node tree[] = {
 static int question(const char *key, size_t len)
 {
     for (int i = 0; i < NODES; i++)
-        if (tree[i].key != NULL && strlen(tree[i].key) == len && strncmp(tree[i].key, key, len) == 0)
+        if (tree[i].key != NULL && strlen(tree[i].key) == len &&
+            strncmp(tree[i].key, key, len) == 0)
             return i;
     return -1;
 }

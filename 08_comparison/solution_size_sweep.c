@@ -108,12 +108,10 @@ static noreturn void run_echo(int in, int out, const unsigned long *sizes, int n
 
 int main(int argc, char *argv[])
 {
-    static const struct option longopts[] = {{"sizes", required_argument, NULL, 's'},
-                                              {"rounds", required_argument, NULL, 'n'},
-                                              {"corrupt", required_argument, NULL, 'c'},
-                                              {"replay", no_argument, NULL, 'r'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"sizes", required_argument, NULL, 's'},   {"rounds", required_argument, NULL, 'n'},
+        {"corrupt", required_argument, NULL, 'c'}, {"replay", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     unsigned long sizes[MAX_SIZES] = {64, 4096, 65536, MAX_SIZE};
     int nsizes = 4, opt, request[2], reply[2];
     long rounds = 100, corrupt = 0, warmup;
