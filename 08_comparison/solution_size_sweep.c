@@ -91,8 +91,12 @@ static noreturn void run_echo(int in, int out, const unsigned long *sizes, int n
         for (long r = 1; r <= total; r++) {
             ssize_t got = read_full(in, buf, sizes[s]);
 
-            if (got == 0)
-                exit(0); /* the parent stopped early (a reply it refused): quietly */
+            if (got == 0) { /* the parent stopped early (a reply it refused): quietly */
+                close(in);
+                close(out);
+                free(buf);
+                exit(0);
+            }
             if (got != (ssize_t)sizes[s])
                 die_errno("child: read a request");
             if (r == corrupt)

@@ -147,14 +147,14 @@ START_TEST(scanner_catches_wrong_names)
 {
     int seen = 0;
 
-    ck_assert_int_eq(scan("read 01_pipes/basic_pipe_fork and 01_pipes/basic_pipe_frok.", false,
-                          "sample", &seen),
-                     1);
+    ck_assert_int_eq(
+        scan("read 01_pipes/basic_pipe_fork and 01_pipes/basic_pipe_frok.", false, "sample", &seen),
+        1);
     ck_assert_int_eq(seen, 2);
     seen = 0;
-    ck_assert_int_eq(scan("| `basic_choose_ipc` | ok |\n| `basic_choose_ipx` | no |\n", true,
-                          "sample", &seen),
-                     1);
+    ck_assert_int_eq(
+        scan("| `basic_choose_ipc` | ok |\n| `basic_choose_ipx` | no |\n", true, "sample", &seen),
+        1);
     ck_assert_int_eq(seen, 2);
     seen = 0;
     ck_assert_int_eq(scan("09_nothing/basic_x, 07_mmap/advanced_file_ipc", false, "sample", &seen),
