@@ -80,9 +80,9 @@ static void wait_turn(const struct channel *c, int efd, unsigned value)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {{"mode", required_argument, NULL, 'm'},
-                                              {"rounds", required_argument, NULL, 'n'},
-                                              {"help", no_argument, NULL, 'h'},
-                                              {NULL, 0, NULL, 0}};
+                                             {"rounds", required_argument, NULL, 'n'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     struct channel c = {.spin = false};
     struct shared *page;
     long rounds = 1000, total;
