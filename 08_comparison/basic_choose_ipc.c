@@ -1,22 +1,26 @@
-/* basic_choose_ipc.c - which IPC mechanism? A decision tree kept as data, answered by flags
+/* basic_choose_ipc.c - which IPC mechanism? A decision tree kept as data, by flags or asked
  *
- * Each question of the tree is one pair of flags (--network / --no-network, ...); the program
- * walks from the root, prints each question with the answer given, and ends at a leaf: the
- * mechanism, why, the programs of this collection to read and the benchmark row to measure.
- * The tree is a table, not code, so a reader can see every path (the no-argument run prints
- * them all) and change it without touching the walk.
+ * Each question of the tree is one pair of flags (--network / --no-network, ...), or asked in
+ * turn on a terminal (--interactive: y/n on stdin).  The walk starts at the root, prints each
+ * question with its answer and ends at a leaf: the mechanism, why, the programs of this
+ * collection to read and the benchmark row to measure.  The tree is a table, not code, so a
+ * reader can see every path (the no-argument run off a terminal prints them all) and change
+ * it without touching the walk.
  * Guide part: comparison (choosing a mechanism).
- * Run: ./basic_choose_ipc --no-network --no-bulk --no-fds --no-priorities --related --no-boundaries
+ * Run: ./basic_choose_ipc   (asks)   or   ./basic_choose_ipc --no-network --no-bulk --fds
  */
 #define _GNU_SOURCE
 #include "common.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
-static const char usage[] = "[--[no-]network] [--[no-]bulk] [--[no-]one-way] [--[no-]fds] "
-                            "[--[no-]priorities] [--[no-]related] [--[no-]boundaries] "
-                            "[--[no-]many-clients] (no answers: print every path)";
+static const char usage[] =
+    "[--interactive] [--[no-]network] [--[no-]bulk] [--[no-]one-way] [--[no-]fds] "
+    "[--[no-]priorities] [--[no-]persistent] [--[no-]related] [--[no-]boundaries] "
+    "[--[no-]many-clients] (no answers: ask when stdin is a terminal, else print every path)";
 
 struct node {
     const char *flag;     /* a question: --flag answers yes, --no-flag no; NULL for a leaf */
@@ -35,7 +39,7 @@ static const struct node tree[] = {
      "algorithm holds small replies back",
      "08_comparison/advanced_ipc_bench", "tcp"},
     /* 2 */
-    {"bulk", "Is the traffic bulk data (MiB per exchange) or latency at any CPU cost?", 3, 6, 0, 0,
+    {"bulk", "Is the traffic bulk data (MiB per exchange) rather than small messages?", 3, 6, 0, 0,
      0},
     /* 3 */ {"one-way", "Is it one producer and one consumer?", 4, 5, 0, 0, 0},
     /* 4 */
@@ -54,7 +58,7 @@ static const struct node tree[] = {
     {NULL, "a UNIX-domain socket with SCM_RIGHTS", 0, 0,
      "only a UNIX-domain socket carries descriptors; the receiver gets its own copy",
      "04_shared_memory/basic_memfd, 03_mailboxes/advanced_right_transfer", "unix-seqpacket"},
-    /* 8 */ {"priorities", "Must the reader take messages by priority or by type?", 9, 10, 0, 0, 0},
+    /* 8 */ {"priorities", "Must the reader take messages by priority or by type?", 9, 17, 0, 0, 0},
     /* 9 */
     {NULL, "a POSIX message queue (priorities) or a System V queue (types)", 0, 0,
      "the kernel keeps the queue sorted; both keep boundaries and outlive their "
@@ -87,6 +91,16 @@ static const struct node tree[] = {
      "a pipe that unrelated processes meet by path name; open() waits for the other "
      "end",
      "01_pipes/basic_fifo", "pipe"},
+    /* 17 */
+    {"persistent", "Must messages wait in the kernel with no process attached (sender gone)?", 18,
+     10, 0, 0, 0},
+    /* 18 */
+    {NULL, "a POSIX message queue (kernel persistence: until mq_unlink or reboot)", 0, 0,
+     "a pipe or socket loses what it holds with its last descriptor; a queue keeps its "
+     "messages until they are read; only a file (07_mmap) also survives a reboot",
+     "02_message_queues/basic_posix_mq, 02_message_queues/pitfall_queue_persists, "
+     "07_mmap/advanced_file_ipc",
+     "posix-mq"},
 };
 #define NODES ((int)(sizeof tree / sizeof tree[0]))
 
@@ -94,7 +108,7 @@ static const struct node tree[] = {
 static void print_paths(int node, char *path, size_t len, size_t size)
 {
     if (tree[node].flag == NULL) {
-        printf("[tree] %-68s <-%s\n", tree[node].question, path);
+        printf("[tree] %-72s <-%s\n", tree[node].question, path);
         return;
     }
     for (int yes = 1; yes >= 0; yes--) {
@@ -102,6 +116,50 @@ static void print_paths(int node, char *path, size_t len, size_t size)
 
         print_paths(yes ? tree[node].yes : tree[node].no, path, len + (size_t)n, size);
         path[len] = '\0';
+    }
+}
+
+/* Asks one question on stdin until the answer is y, yes, n or no (any case); returns 1 or 0.
+ * The end of input is a usage error: there is no answer to assume. */
+static int ask(int node)
+{
+    char *line = NULL;
+    size_t size = 0;
+    ssize_t len;
+    int yes = -1;
+
+    while (yes == -1) {
+        printf("[ask] %s [y/n]\n", tree[node].question);
+        fflush(stdout);
+        len = getline(&line, &size, stdin);
+        if (len == -1) {
+            free(line);
+            if (ferror(stdin))
+                die_errno("read an answer from stdin");
+            warn_msg("end of input before an answer to: %s", tree[node].question);
+            exit(2);
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0)
+            yes = 1;
+        else if (strcasecmp(line, "n") == 0 || strcasecmp(line, "no") == 0)
+            yes = 0;
+        else
+            printf("[ask] please answer y or n (not '%s')\n", line);
+    }
+    free(line);
+    return yes;
+}
+
+/* The interactive walk: each question on the path in turn, unless a flag answered it. */
+static void ask_path(int *answer)
+{
+    int node = 0;
+
+    while (tree[node].flag != NULL) {
+        if (answer[node] == -1)
+            answer[node] = ask(node);
+        node = answer[node] ? tree[node].yes : tree[node].no;
     }
 }
 
@@ -136,10 +194,10 @@ static void walk(const int *answer)
 
 int main(int argc, char *argv[])
 {
-    struct option longopts[2 * NODES + 2];
+    struct option longopts[2 * NODES + 3];
     char names[2 * NODES][40];
     int answer[NODES], nopts = 0, opt;
-    bool any = false;
+    bool any = false, interactive = false;
 
     for (int i = 0; i < NODES; i++) {
         answer[i] = -1;
@@ -151,17 +209,27 @@ int main(int argc, char *argv[])
             nopts++;
         }
     }
+    longopts[nopts++] = (struct option){"interactive", no_argument, NULL, 'i'};
     longopts[nopts++] = (struct option){"help", no_argument, NULL, 'h'};
     longopts[nopts] = (struct option){NULL, 0, NULL, 0};
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
         int node = (opt - 1000) / 2, yes = (opt - 1000) % 2;
 
+        if (opt == 'i') {
+            interactive = true;
+            continue;
+        }
         if (answer[node] != -1 && answer[node] != yes)
             die_usage(usage, "--%s and --no-%s both given", tree[node].flag, tree[node].flag);
         answer[node] = yes;
         any = true;
     }
     cli_no_operands(argc, argv, usage);
+    if (interactive || (!any && isatty(STDIN_FILENO))) {
+        printf("[ask] answer each question with y or n (end of input stops)\n");
+        ask_path(answer);
+        any = true;
+    }
     if (any) {
         walk(answer);
         return 0;
