@@ -63,11 +63,13 @@ endif
 $(EXAMPLES): FORCE
 	@$(MAKE) --no-print-directory -C $(TOP)/tests examples
 
-# `make run`: every program's no-argument demo under a line that names it.
+# `make run`: every program's no-argument demo under a line that names it, with stdin
+# /dev/null as in the harness (a program that asks on a terminal, basic_choose_ipc, lists
+# its answers instead of waiting for the reader).
 run: all
 	@for p in $(BUILT_PROGRAMS); do \
 	    printf '\n==== %s/%s: %s\n' '$(CHAPTER)' "$$p" "$$(sed -n '1s/^\/\* *[^ ]* - //p' $$p.c)"; \
-	    ./$$p || { echo "==== $$p failed with status $$?"; exit 1; }; \
+	    ./$$p </dev/null || { echo "==== $$p failed with status $$?"; exit 1; }; \
 	done
 
 # `make list`: each program with the title line of its header.  Under
