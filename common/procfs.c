@@ -135,8 +135,8 @@ long smaps_field_kib(const void *addr, const char *field)
         return -1;
     while (kib == -1 && getline(&line, &size, smaps) != -1) {
         /* An entry starts with the mapping's maps line, "start-end perms ..."; its
-         * fields follow as "Name:   value kB".  No field name holds a '-'. */
-        if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && strchr(line, ':') > strchr(line, ' '))
+         * fields follow as "Name:   value kB".  No field name is hex digits and a '-'. */
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
             ours = start <= where && where < end;
         else if (ours && strncmp(line, field, field_len) == 0 && line[field_len] == ':')
             kib = strtol(line + field_len + 1, NULL, 10);
