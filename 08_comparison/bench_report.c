@@ -34,16 +34,17 @@ static void read_cpuinfo(char *model, size_t size, bool *hypervisor)
     fclose(f);
 }
 
-void describe_machine(const struct bench_config *cfg)
+void describe_cpu(int usable)
 {
     char model[256];
     bool hypervisor;
     struct utsname un;
+
     read_cpuinfo(model, sizeof model, &hypervisor);
     if (uname(&un) == -1)
         die_errno("uname");
     printf("[machine] CPU: %s; %ld online, %d usable by this process\n", model,
-           sysconf(_SC_NPROCESSORS_ONLN), cfg->usable);
+           sysconf(_SC_NPROCESSORS_ONLN), usable);
     printf("[machine] kernel: %s %s %s\n", un.sysname, un.release, un.machine);
     if (hypervisor)
         printf("[machine] WARNING: under a hypervisor (the hypervisor CPU flag): a wake-up across "
@@ -51,6 +52,11 @@ void describe_machine(const struct bench_config *cfg)
                "two-core column is slower and noisier than on bare metal\n");
     else
         printf("[machine] no hypervisor flag in /proc/cpuinfo: bare metal, as far as it tells\n");
+}
+
+void describe_machine(const struct bench_config *cfg)
+{
+    describe_cpu(cfg->usable);
     if (!cfg->pinned)
         printf("[bench] NOT PINNED: %s; the rows run wherever the scheduler puts them\n",
                cfg->not_pinned);

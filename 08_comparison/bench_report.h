@@ -39,6 +39,9 @@ struct bench_row {
     double mb_per_s, msgs_per_s, cpu_parent_s, cpu_child_s;
 };
 
+/* The machine: CPU model, CPUs (`usable`: how many this process may use), kernel, hypervisor
+ * flag, as [machine] lines. */
+void describe_cpu(int usable);
 /* The machine, the placement and the method, as [machine] and [bench] lines. */
 void describe_machine(const struct bench_config *cfg);
 /* rows[] holds pairs, [i] one core and [i + 1] two cores, of nrows rows in all. */
