@@ -117,8 +117,8 @@ static void run_probes(const struct options *o)
         snprintf(name, sizeof name, "cache-line round trip, CPUs %d+%d", o->cpu[0], o->cpu[1]);
         probe_row(o, CACHELINE, 0, name, "ns/trip", samples);
     } else {
-        printf("%-34s %-10s  not measured: this process may use one CPU\n",
-               "cache-line round trip", "ns/trip");
+        printf("%-34s %-10s  not measured: this process may use one CPU\n", "cache-line round trip",
+               "ns/trip");
     }
     for (size_t s = 0; s < sizeof memcpy_sizes / sizeof memcpy_sizes[0]; s++) {
         snprintf(name, sizeof name, "memcpy %s, page-aligned, warm", fmt_bytes(memcpy_sizes[s]).s);
@@ -152,7 +152,8 @@ static void lmbench_line(const char *tool, int rc, const struct lm_result *r, co
 
 static void run_lmbench(const struct options *o)
 {
-    struct lm_plan plan = {.tries = (int)o->lm_tries, .scale = o->lm_scale, .ours = 50 * o->samples};
+    struct lm_plan plan = {
+        .tries = (int)o->lm_tries, .scale = o->lm_scale, .ours = 50 * o->samples};
     struct lm_plan bw_plan = plan;
     struct lm_result r;
     char ours[96];
@@ -202,12 +203,15 @@ static void parse_cpus(struct options *o, const char *arg)
 
 static void parse_args(int argc, char *argv[], struct options *o)
 {
-    static const struct option longopts[] = {
-        {"samples", required_argument, NULL, 'n'}, {"repeat", required_argument, NULL, 'r'},
-        {"full", no_argument, NULL, 'f'},          {"cpus", required_argument, NULL, 'c'},
-        {"lmbench", no_argument, NULL, 'l'},       {"lm-permille", required_argument, NULL, 's'},
-        {"lm-tries", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"samples", required_argument, NULL, 'n'},
+                                             {"repeat", required_argument, NULL, 'r'},
+                                             {"full", no_argument, NULL, 'f'},
+                                             {"cpus", required_argument, NULL, 'c'},
+                                             {"lmbench", no_argument, NULL, 'l'},
+                                             {"lm-permille", required_argument, NULL, 's'},
+                                             {"lm-tries", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *cpus = NULL;
     long samples = 0, repeat = 0, scale_per_mille = 1000;
     bool full = false;

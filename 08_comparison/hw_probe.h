@@ -46,7 +46,7 @@ int hw_probe_pagefault(size_t n, double *samples, long *minflt);
 /* What the benchmark divides by: the cache-line round trip and memcpy at each size, from one
  * quick run (n samples each). */
 struct hw_limits {
-    bool have_cacheline; /* false with one usable CPU, or when the probe failed */
+    bool have_cacheline;    /* false with one usable CPU, or when the probe failed */
     char no_cacheline[120]; /* why, when have_cacheline is false */
     struct stats cacheline_ns;
     size_t nsizes;

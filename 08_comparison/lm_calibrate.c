@@ -136,8 +136,8 @@ static int latency(const struct lm_plan *plan, const int parent_fds[2], const in
     close_side(peer_fds);
     *out = (struct lm_result){.interval_us = (uint64_t)enough_us, .tries = plan->tries};
     /* lmbench's initialize(): one time around, so that both processes are running. */
-    failed = round_trips(1, &e) == -1 || lm_loop(round_trips, &e, enough_us, plan->tries,
-                                                 &out->lmbench) == -1 ||
+    failed = round_trips(1, &e) == -1 ||
+             lm_loop(round_trips, &e, enough_us, plan->tries, &out->lmbench) == -1 ||
              ours_p50(&e, plan->ours, &out->ours) == -1;
     close_side(parent_fds); /* the peer sees end of file and leaves */
     reap_quietly(pid);
@@ -166,8 +166,8 @@ int lm_lat_unix(const struct lm_plan *plan, struct lm_result *out)
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
         return -1;
-    return latency(plan, (int[2]){sv[1], sv[1]}, (int[2]){sv[0], sv[0]},
-                   LM_ENOUGH_US * plan->scale, out);
+    return latency(plan, (int[2]){sv[1], sv[1]}, (int[2]){sv[0], sv[0]}, LM_ENOUGH_US * plan->scale,
+                   out);
 }
 
 /* ---- the bandwidth: 10 MiB per iteration, asked for over a control pipe ---- */

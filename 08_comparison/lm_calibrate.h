@@ -27,9 +27,9 @@
 #include <stdint.h>
 
 struct lm_plan {
-    int tries;          /* results to take the median of: lmbench's TRIES is 11 */
-    double scale;       /* the target interval times this: 1 is lmbench's own */
-    long ours;          /* round trips (latency) or passes (bandwidth) of our own measure */
+    int tries;    /* results to take the median of: lmbench's TRIES is 11 */
+    double scale; /* the target interval times this: 1 is lmbench's own */
+    long ours;    /* round trips (latency) or passes (bandwidth) of our own measure */
 };
 
 struct lm_result {
