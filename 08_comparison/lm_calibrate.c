@@ -9,6 +9,7 @@
 #include "timing.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -160,55 +161,61 @@ int lm_lat_pipe(const struct lm_plan *plan, struct lm_result *out)
                    LM_SHORT_US * plan->scale, out);
 }
 
+/* lmbench's scripts measure the clock's accuracy interval once and export it as $ENOUGH. */
+static double accuracy_interval_us(void)
+{
+    const char *env = getenv("ENOUGH");
+    long us;
+
+    if (env != NULL && parse_long(env, 1, 100000000, &us) == 0)
+        return (double)us;
+    return LM_ENOUGH_US;
+}
+
 int lm_lat_unix(const struct lm_plan *plan, struct lm_result *out)
 {
     int sv[2];
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
         return -1;
-    return latency(plan, (int[2]){sv[1], sv[1]}, (int[2]){sv[0], sv[0]}, LM_ENOUGH_US * plan->scale,
-                   out);
+    return latency(plan, (int[2]){sv[1], sv[1]}, (int[2]){sv[0], sv[0]},
+                   accuracy_interval_us() * plan->scale, out);
 }
 
-/* ---- the bandwidth: 10 MiB per iteration, asked for over a control pipe ---- */
+/* ---- the bandwidth: 10 MiB read per iteration from a writer that never stops ---- */
 
 struct lm_stream {
-    int control, data;
+    int data;
     unsigned char *buf;
 };
 
 static int read_passes(uint64_t iterations, void *ctx)
 {
     const struct lm_stream *s = ctx;
-    uint64_t todo = LM_TOTAL;
 
-    for (uint64_t k = 0; k < iterations; k++) {
-        if (write(s->control, &todo, sizeof todo) != sizeof todo)
-            return -1;
-        for (uint64_t done = 0; done < todo;) {
+    for (uint64_t k = 0; k < iterations; k++)
+        for (uint64_t done = 0; done < LM_TOTAL;) {
             ssize_t n = read(s->data, s->buf, LM_XFER);
 
             if (n <= 0)
                 return -1;
             done += (uint64_t)n;
         }
-    }
     return 0;
 }
 
-static noreturn void bw_writer(int control, int data)
+/* Writes 64 KiB at a time until the reader closes its end (EPIPE: SIGPIPE is ignored here). */
+static noreturn void bw_writer(int data)
 {
     unsigned char *buf = aligned_alloc(PAGE, LM_XFER);
-    uint64_t todo;
 
     if (buf == NULL)
         _exit(1);
+    signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; i < LM_XFER; i += PAGE)
         buf[i] = 1; /* lmbench's touch(): one byte a page */
-    while (read(control, &todo, sizeof todo) == sizeof todo)
-        for (uint64_t done = 0; done < todo; done += LM_XFER)
-            if (write_full(data, buf, LM_XFER) == -1)
-                _exit(1);
+    while (write_full(data, buf, LM_XFER) != -1)
+        continue;
     free(buf);
     _exit(0);
 }
@@ -246,7 +253,7 @@ static int bandwidth(const struct lm_plan *plan, struct lm_stream *s, unsigned c
 
 int lm_bw_pipe(const struct lm_plan *plan, struct lm_result *out)
 {
-    int control[2], data[2];
+    int data[2]; /* [0] read end, [1] write end */
     unsigned char *bufs = aligned_alloc(PAGE, 2 * LM_XFER + PAGE);
     struct lm_stream s;
     pid_t pid;
@@ -254,26 +261,25 @@ int lm_bw_pipe(const struct lm_plan *plan, struct lm_result *out)
 
     if (bufs == NULL)
         return -1;
-    if (pipe2(control, O_CLOEXEC) == -1 || pipe2(data, O_CLOEXEC) == -1)
-        die_errno("[lmbench] pipe"); /* nothing is open but what exit() closes */
+    if (pipe2(data, O_CLOEXEC) == -1) {
+        free(bufs);
+        return -1;
+    }
     pid = fork_or_die();
     if (pid == 0) {
-        close(control[1]);
         close(data[0]);
         free(bufs);
-        bw_writer(control[0], data[1]);
+        bw_writer(data[1]);
     }
     slot = cleanup_add_child(pid);
-    close(control[0]);
     close(data[1]);
     for (size_t i = 0; i < 2 * LM_XFER + PAGE; i += PAGE)
         bufs[i] = 1;
     *out = (struct lm_result){.interval_us = (uint64_t)(LM_MEDIUM_US * plan->scale),
                               .tries = plan->tries};
-    s = (struct lm_stream){.control = control[1], .data = data[0]};
+    s = (struct lm_stream){.data = data[0]};
     failed = bandwidth(plan, &s, bufs + 128, bufs + LM_XFER + PAGE, out) == -1;
-    close(control[1]);
-    close(data[0]);
+    close(data[0]); /* the writer's next write fails with EPIPE and it leaves */
     reap_quietly(pid);
     cleanup_forget(slot);
     free(bufs);
