@@ -206,7 +206,7 @@ int main(int argc, char *argv[])
     struct bench_config cfg;
     struct bench_row *rows;
     double *samples;
-    size_t nrows = 0, used = 0;
+    size_t nrows = 0, used = 0, probe_samples;
 
     parse_bench_args(argc, argv, &cfg);
     for (size_t k = 0; k < transport_count; k++)
@@ -216,9 +216,10 @@ int main(int argc, char *argv[])
     if (rows == NULL || samples == NULL)
         die_errno("allocating the results");
     /* The hardware's limits first, while no descriptor but 0, 1 and 2 is open for the probe's
-     * children to inherit. */
+     * children to inherit: as many samples as round trips, 20 to 200 (2000 with --full). */
+    probe_samples = cfg.rounds < 20 ? 20 : cfg.rounds > 200 ? 200 : (size_t)cfg.rounds;
     hw_limits_measure(cfg.cpu[0], cfg.placements == 2 && cfg.pinned ? cfg.cpu[1] : -1, cfg.sizes,
-                      cfg.nsizes, cfg.full ? 2000 : 200, &cfg.hw);
+                      cfg.nsizes, cfg.full ? 2000 : probe_samples, &cfg.hw);
     if (cfg.csv != NULL)
         cfg.csv_out = open_csv(cfg.csv);
     describe_machine(&cfg);

@@ -7,7 +7,7 @@
  *                  the mean of HW_CACHELINE_BATCH trips (one trip is too short to time alone)
  *   memcpy         page-aligned, warm buffers: MB/s (10^6 B/s), each sample a batch of copies
  *                  of at least 256 KiB in all
- *   system call    syscall(SYS_getppid), which the C library cannot answer from a cache:
+ *   system call    syscall(SYS_getppid), the raw call, so no C library wrapper can skip it:
  *                  ns per call, each sample the mean of HW_SYSCALL_BATCH calls
  *   context switch two processes pinned to ONE CPU play 1-byte ping-pong on two pipes; a round
  *                  trip is two switches (and two writes and two reads), so each sample is
