@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,13 +79,16 @@ static int round_trips(uint64_t iterations, void *ctx)
     return 0;
 }
 
-static noreturn void echo_peer(int from_parent, int to_parent)
+static noreturn void echo_peer(const int fds[2])
 {
     char byte;
 
-    while (read(from_parent, &byte, 1) == 1)
-        if (write(to_parent, &byte, 1) != 1)
+    while (read(fds[0], &byte, 1) == 1)
+        if (write(fds[1], &byte, 1) != 1)
             break;
+    close(fds[0]);
+    if (fds[1] != fds[0])
+        close(fds[1]);
     _exit(0);
 }
 
@@ -131,7 +135,7 @@ static int latency(const struct lm_plan *plan, const int parent_fds[2], const in
 
     if (pid == 0) {
         close_side(parent_fds);
-        echo_peer(peer_fds[0], peer_fds[1]);
+        echo_peer(peer_fds);
     }
     slot = cleanup_add_child(pid);
     close_side(peer_fds);
@@ -212,10 +216,10 @@ static noreturn void bw_writer(int data)
     if (buf == NULL)
         _exit(1);
     signal(SIGPIPE, SIG_IGN);
-    for (size_t i = 0; i < LM_XFER; i += PAGE)
-        buf[i] = 1; /* lmbench's touch(): one byte a page */
+    memset(buf, 1, LM_XFER); /* lmbench's touch() writes one byte a page: the same faults */
     while (write_full(data, buf, LM_XFER) != -1)
         continue;
+    close(data);
     free(buf);
     _exit(0);
 }
@@ -273,8 +277,7 @@ int lm_bw_pipe(const struct lm_plan *plan, struct lm_result *out)
     }
     slot = cleanup_add_child(pid);
     close(data[1]);
-    for (size_t i = 0; i < 2 * LM_XFER + PAGE; i += PAGE)
-        bufs[i] = 1;
+    memset(bufs, 1, 2 * LM_XFER + PAGE);
     *out = (struct lm_result){.interval_us = (uint64_t)(LM_MEDIUM_US * plan->scale),
                               .tries = plan->tries};
     s = (struct lm_stream){.data = data[0]};
