@@ -275,6 +275,23 @@ static void print_cell(const struct bench_row *r)
            r->cpu_parent_s + r->cpu_child_s);
 }
 
+/* The pairs of rows (one core, two cores) of one message size into pairs[], sorted by the
+ * one-core median (qsort on pairs of rows, by their first element); returns how many rows. */
+static size_t pairs_of_size(const struct bench_row *rows, size_t nrows, uint64_t size,
+                            struct bench_row *pairs)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < nrows; i += 2)
+        if (rows[i].size == size) {
+            pairs[n] = rows[i];
+            pairs[n + 1] = rows[i + 1];
+            n += 2;
+        }
+    qsort(pairs, n / 2, 2 * sizeof *pairs, by_p50);
+    return n;
+}
+
 /* rows[] holds pairs: [i] one core, [i + 1] two cores.  One table per size, sorted by the
  * one-core median. */
 void print_tables(const struct bench_config *cfg, struct bench_row *rows, size_t nrows)
@@ -286,16 +303,8 @@ void print_tables(const struct bench_config *cfg, struct bench_row *rows, size_t
     if (pairs == NULL)
         die_errno("allocating the tables");
     for (size_t s = 0; s < cfg->nsizes; s++) {
-        size_t n = 0;
+        size_t n = pairs_of_size(rows, nrows, cfg->sizes[s], pairs);
 
-        for (size_t i = 0; i < nrows; i += 2)
-            if (rows[i].size == cfg->sizes[s]) {
-                pairs[n] = rows[i];
-                pairs[n + 1] = rows[i + 1];
-                n += 2;
-            }
-        /* Sort the pairs by their first element: qsort on pairs of rows. */
-        qsort(pairs, n / 2, 2 * sizeof *pairs, by_p50);
         printf("\n%s messages: round trip in us, stream in MB/s (10^6 B/s) and messages/s, "
                "cpu_s = CPU seconds of both sides for the row\n",
                fmt_bytes(cfg->sizes[s]).s);
@@ -344,15 +353,8 @@ void print_limit_tables(const struct bench_config *cfg, struct bench_row *rows, 
     if (pairs == NULL)
         die_errno("allocating the tables");
     for (size_t s = 0; s < cfg->nsizes; s++) {
-        size_t n = 0;
+        size_t n = pairs_of_size(rows, nrows, cfg->sizes[s], pairs);
 
-        for (size_t i = 0; i < nrows; i += 2)
-            if (rows[i].size == cfg->sizes[s]) {
-                pairs[n] = rows[i];
-                pairs[n + 1] = rows[i + 1];
-                n += 2;
-            }
-        qsort(pairs, n / 2, 2 * sizeof *pairs, by_p50);
         printf("\n%s messages against the hardware: x cache line = round-trip p50 / the "
                "cache-line round trip; of memcpy = stream MB/s / memcpy MB/s at %s\n",
                fmt_bytes(cfg->sizes[s]).s, fmt_bytes(cfg->sizes[s]).s);
