@@ -28,6 +28,8 @@ static const char usage[] = "[--samples N] [--repeat N] [--full] [--cpus A,B] "
                             "[--lmbench [--lm-permille N] [--lm-tries N]]";
 
 enum probe { CACHELINE, MEMCPY, SYSCALL, CTXSW, PAGEFAULT };
+static const char *const probe_names[] = {"cache-line round trip", "memcpy", "system call",
+                                          "context switch", "page fault"};
 
 struct options {
     long samples, repeat;
@@ -54,7 +56,7 @@ static bool probe_once(const struct options *o, enum probe p, uint64_t size, dou
     case PAGEFAULT: rc = hw_probe_pagefault(n, samples, minflt); break;
     }
     if (rc == -1) {
-        warn_errno("[probe] probe %d", (int)p);
+        warn_errno("[probe] the %s", probe_names[p]);
         return false;
     }
     return stats_compute(samples, n, st) == 0;

@@ -220,6 +220,8 @@ int main(int argc, char *argv[])
     probe_samples = cfg.rounds < 20 ? 20 : cfg.rounds > 200 ? 200 : (size_t)cfg.rounds;
     hw_limits_measure(cfg.cpu[0], cfg.placements == 2 && cfg.pinned ? cfg.cpu[1] : -1, cfg.sizes,
                       cfg.nsizes, cfg.full ? 2000 : probe_samples, &cfg.hw);
+    if (!cfg.pinned)
+        snprintf(cfg.hw.no_cacheline, sizeof cfg.hw.no_cacheline, "the CPUs could not be pinned");
     if (cfg.csv != NULL)
         cfg.csv_out = open_csv(cfg.csv);
     describe_machine(&cfg);

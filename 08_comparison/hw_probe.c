@@ -35,12 +35,19 @@ struct probe_child {
     int slot;
 };
 
-static int start_child(struct probe_child *c, int parent_cpu)
+/* Pins this process to parent_cpu and forks; the child is to pin itself to child_cpu, which is
+ * tried here first, so that a CPU that cannot be had fails at once (EINVAL), not in the child. */
+static int start_child(struct probe_child *c, int parent_cpu, int child_cpu)
 {
     if (sched_getaffinity(0, sizeof c->saved, &c->saved) == -1)
         return -1;
-    if (pin_to_cpu(parent_cpu) == -1)
+    if (pin_to_cpu(child_cpu) == -1 || pin_to_cpu(parent_cpu) == -1) {
+        int saved = errno;
+
+        sched_setaffinity(0, sizeof c->saved, &c->saved);
+        errno = saved;
         return -1;
+    }
     c->pid = fork_or_die();
     if (c->pid > 0)
         c->slot = cleanup_add_child(c->pid);
@@ -111,7 +118,7 @@ int hw_probe_cacheline(int cpu_a, int cpu_b, size_t n, double *samples)
     if (ball == MAP_FAILED)
         return -1;
     atomic_init(ball, 0);
-    if (start_child(&child, cpu_a) == -1) {
+    if (start_child(&child, cpu_a, cpu_b) == -1) {
         munmap(ball, PAGE);
         return -1;
     }
@@ -235,7 +242,7 @@ int hw_probe_ctxsw(int cpu, size_t n, double *samples)
         close_pair(down);
         return -1;
     }
-    if (start_child(&child, cpu) == -1) {
+    if (start_child(&child, cpu, cpu) == -1) {
         int saved = errno;
 
         close_pair(down);

@@ -1,6 +1,7 @@
 /* test_hw_probe.c - Check unit tests of hw_probe.h and lm_calibrate.h, without judging any
  * timing: every probe fills all its samples with finite positive values and leaves the
- * caller's CPU affinity as it was; wrong arguments are refused with EINVAL; the page-fault probe
+ * caller's CPU affinity as it was; wrong arguments (a CPU that cannot be had among them) are
+ * refused with EINVAL, at once and with the affinity restored; the page-fault probe
  * sees at least one minor fault per page it wrote (getrusage), so it did measure faults; the
  * limits the benchmark divides by are filled for each size asked, and looked up by size; the
  * three lmbench-style measurements return positive numbers from a tiny plan.
@@ -104,6 +105,10 @@ START_TEST(cacheline_two_cpus)
     errno = 0;
     ck_assert_int_eq(hw_probe_cacheline(0, 0, N, samples), -1);
     ck_assert_int_eq(errno, EINVAL);
+    errno = 0;
+    ck_assert_int_eq(hw_probe_cacheline(0, CPU_SETSIZE - 1, N, samples), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_msg(same_affinity(&before), "a refused cache-line probe changed the affinity");
     if (allowed_cpus(cpus, 2) < 2)
         return; /* one CPU: nothing to bounce between */
     poison(samples, N);
