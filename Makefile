@@ -11,6 +11,8 @@
 #   make sched P=...   the same, then who woke whom (perf; root or paranoid -1)
 #   make bench         the quick benchmark of every mechanism, as CSV in
 #                      08_comparison/results/
+#   make plot          its charts as PNG files there (gnuplot; runs make bench
+#                      first when there is no CSV yet)
 #   make format        rewrite every .c and .h file in the .clang-format style
 #   make format-check  fail if some .c or .h file is not in that style
 #   make clean         remove every build product
@@ -78,8 +80,8 @@ trace sched: tools
 	@$(MAKE) --no-print-directory -C $(dir $(P)) $(notdir $(P))
 	@tools/trace $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(if $(filter sched,$@),--sched) ./$(P) $(ARGS)
 
-bench: common
-	@$(MAKE) --no-print-directory -C 08_comparison bench
+bench plot: common
+	@$(MAKE) --no-print-directory -C 08_comparison $@
 
 run: all
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c run || exit 1; done
@@ -139,7 +141,7 @@ clean:
 	@for c in $(CHAPTERS); do $(MAKE) --no-print-directory -C $$c clean; done
 
 help:
-	@sed -n '4,22s/^# \{0,1\}//p' Makefile
+	@sed -n '4,24s/^# \{0,1\}//p' Makefile
 
-.PHONY: all common tests tools trace sched bench run list check deps format format-check clean help \
+.PHONY: all common tests tools trace sched bench plot run list check deps format format-check clean help \
         compile_commands.json $(CHAPTERS)

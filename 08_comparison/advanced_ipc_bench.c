@@ -5,9 +5,12 @@
  * timed alone with the monotonic clock: p50, p90, p99, p99.9, max.  Throughput: T bytes one
  * way in S-byte messages, every byte checked by the receiver, which acknowledges the end.
  * CPU seconds of both sides (getrusage) sit beside, and every row runs twice: both processes
- * pinned to one CPU (each message is a context switch) and to two (each is a wake-up).
+ * pinned to one CPU (each message is a context switch) and to two (each is a wake-up).  A second
+ * table per size sets each row against the hardware (hw_probe.h, measured first): the round
+ * trip as a multiple of a cache line's, the stream as a fraction of memcpy's bandwidth.
  * Guide part: comparison (methodology: why percentiles, placement, CPU time).
  * Run: ./advanced_ipc_bench [--sizes 64,4K,64K,1M] [--mechanisms pipe,tcp] [--csv out.csv]
+ *      ./advanced_ipc_bench --full     (every row five times, longer: stable numbers)
  */
 #define _GNU_SOURCE
 #include "cleanup.h"
@@ -17,6 +20,7 @@
 #include "timing.h"
 #include "transport.h"
 #include "bench_report.h"
+#include "hw_probe.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -25,9 +29,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static const char usage[] = "[--sizes LIST] [--mechanisms LIST] [--rounds N] [--bytes T] "
-                            "[--cpus A,B] [--csv FILE|-]";
 
 #define ROW_BYTES_CAP (16u << 20) /* a row's round trips move at most 16 MiB each way */
 #define PAGE 4096
@@ -157,8 +158,8 @@ static double cpu_seconds(int who)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-static void measure(const struct bench_config *cfg, const char *name, uint64_t size, int placement,
-                    struct bench_row *row, double *samples)
+static void measure_once(const struct bench_config *cfg, const char *name, uint64_t size,
+                         int placement, struct bench_row *row, double *samples)
 {
     int cpu = cfg->cpu[placement];
     double self0 = cpu_seconds(RUSAGE_SELF), children0 = cpu_seconds(RUSAGE_CHILDREN);
@@ -188,116 +189,16 @@ static void measure(const struct bench_config *cfg, const char *name, uint64_t s
     row->cpu_child_s = cpu_seconds(RUSAGE_CHILDREN) - children0;
 }
 
-/* Splits a comma-separated list in place; an empty item ("64,,4K") is a usage error. */
-static size_t split_list(char *list, char **items, size_t max, const char *what)
+/* --repeat (and --full) measure a row several times, each with a fresh pair of processes; the
+ * row reported holds the median of each statistic over them (a median of medians). */
+static void measure(const struct bench_config *cfg, const char *name, uint64_t size, int placement,
+                    struct bench_row *row, double *samples)
 {
-    size_t n = 0;
-    char *item;
+    struct bench_row runs[MAX_REPEAT];
 
-    while ((item = strsep(&list, ",")) != NULL) {
-        if (*item == '\0')
-            die_usage(usage, "%s: an empty item in the list", what);
-        if (n == max)
-            die_usage(usage, "%s: at most %zu items", what, max);
-        items[n++] = item;
-    }
-    return n;
-}
-
-static int cpu_arg(const char *s)
-{
-    return (int)cli_long(s, 0, CPU_SETSIZE - 1, "--cpus: each CPU", usage);
-}
-
-/* The two CPUs: --cpus A,B, or the first two this process may use.  Both are tried at once,
- * so a placement that cannot be had is said before any row, not hidden in one. */
-static void choose_cpus(struct bench_config *cfg, const char *arg)
-{
-    int allowed[CPU_SETSIZE];
-    int n = allowed_cpus(allowed, CPU_SETSIZE);
-    cpu_set_t original;
-
-    if (n < 1 || sched_getaffinity(0, sizeof original, &original) == -1)
-        die_errno("reading this process's CPU affinity");
-    cfg->placements = n >= 2 ? 2 : 1;
-    cfg->usable = n;
-    cfg->cpu[0] = allowed[0];
-    cfg->cpu[1] = n >= 2 ? allowed[1] : allowed[0];
-    if (arg != NULL) {
-        char copy[64], *items[2];
-
-        snprintf(copy, sizeof copy, "%s", arg);
-        if (split_list(copy, items, 2, "--cpus") != 2)
-            die_usage(usage, "--cpus takes two CPUs, A,B");
-        cfg->cpu[0] = cpu_arg(items[0]);
-        cfg->cpu[1] = cpu_arg(items[1]);
-        if (cfg->cpu[0] == cfg->cpu[1])
-            die_usage(usage, "--cpus: two different CPUs (the one-core placement uses the first)");
-        cfg->placements = 2;
-    }
-    cfg->pinned = true;
-    for (int p = 0; p < cfg->placements; p++)
-        if (pin_to_cpu(cfg->cpu[p]) == -1 && cfg->pinned) {
-            snprintf(cfg->not_pinned, sizeof cfg->not_pinned, "pinning to CPU %d failed: %s",
-                     cfg->cpu[p], strerror(errno));
-            cfg->pinned = false;
-        }
-    /* Each row pins again; until then (and for good when pinning failed) run anywhere. */
-    if (sched_setaffinity(0, sizeof original, &original) == -1)
-        die_errno("restoring this process's CPU affinity");
-}
-
-static void parse_args(int argc, char *argv[], struct bench_config *cfg)
-{
-    static const struct option longopts[] = {
-        {"sizes", required_argument, NULL, 's'},  {"mechanisms", required_argument, NULL, 'm'},
-        {"rounds", required_argument, NULL, 'r'}, {"bytes", required_argument, NULL, 'b'},
-        {"cpus", required_argument, NULL, 'c'},   {"csv", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    char *items[MAX_SIZES];
-    const char *sizes = "64,64K", *mechanisms = NULL, *cpus = NULL;
-    char copy[512];
-    int opt;
-
-    *cfg = (struct bench_config){.rounds = 100, .stream_bytes = 1u << 20};
-    while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
-        if (opt == 's')
-            sizes = optarg;
-        else if (opt == 'm')
-            mechanisms = optarg;
-        else if (opt == 'r')
-            cfg->rounds = cli_long(optarg, 1, 1000000, "--rounds", usage);
-        else if (opt == 'b')
-            cfg->stream_bytes = cli_size(optarg, 1, 1u << 30, "--bytes", usage);
-        else if (opt == 'c')
-            cpus = optarg;
-        else
-            cfg->csv = optarg;
-    }
-    cli_no_operands(argc, argv, usage);
-    snprintf(copy, sizeof copy, "%s", sizes);
-    cfg->nsizes = split_list(copy, items, MAX_SIZES, "--sizes");
-    for (size_t i = 0; i < cfg->nsizes; i++)
-        cfg->sizes[i] = cli_size(items[i], 1, 16u << 20, "--sizes: each size", usage);
-    for (size_t k = 0; k < transport_count; k++)
-        cfg->use[k] = mechanisms == NULL;
-    if (mechanisms != NULL) {
-        char *names[32];
-        size_t n;
-
-        snprintf(copy, sizeof copy, "%s", mechanisms);
-        n = split_list(copy, names, 32, "--mechanisms");
-        for (size_t i = 0; i < n; i++) {
-            size_t k = 0;
-
-            while (k < transport_count && strcmp(names[i], transport_names[k]) != 0)
-                k++;
-            if (k == transport_count)
-                die_usage(usage, "--mechanisms: no mechanism named '%s'", names[i]);
-            cfg->use[k] = true;
-        }
-    }
-    choose_cpus(cfg, cpus);
+    for (long r = 0; r < cfg->repeat; r++)
+        measure_once(cfg, name, size, placement, &runs[r], samples);
+    combine_runs(runs, (size_t)cfg->repeat, row);
 }
 
 int main(int argc, char *argv[])
@@ -305,15 +206,22 @@ int main(int argc, char *argv[])
     struct bench_config cfg;
     struct bench_row *rows;
     double *samples;
-    size_t nrows = 0, used = 0;
+    size_t nrows = 0, used = 0, probe_samples;
 
-    parse_args(argc, argv, &cfg);
+    parse_bench_args(argc, argv, &cfg);
     for (size_t k = 0; k < transport_count; k++)
         used += cfg.use[k];
     rows = calloc(used * cfg.nsizes * 2, sizeof *rows);
     samples = calloc((size_t)cfg.rounds + 20, sizeof *samples);
     if (rows == NULL || samples == NULL)
         die_errno("allocating the results");
+    /* The hardware's limits first, while no descriptor but 0, 1 and 2 is open for the probe's
+     * children to inherit: as many samples as round trips, 20 to 200 (2000 with --full). */
+    probe_samples = cfg.rounds < 20 ? 20 : cfg.rounds > 200 ? 200 : (size_t)cfg.rounds;
+    hw_limits_measure(cfg.cpu[0], cfg.placements == 2 && cfg.pinned ? cfg.cpu[1] : -1, cfg.sizes,
+                      cfg.nsizes, cfg.full ? 2000 : probe_samples, &cfg.hw);
+    if (!cfg.pinned)
+        snprintf(cfg.hw.no_cacheline, sizeof cfg.hw.no_cacheline, "the CPUs could not be pinned");
     if (cfg.csv != NULL)
         cfg.csv_out = open_csv(cfg.csv);
     describe_machine(&cfg);
@@ -328,6 +236,7 @@ int main(int argc, char *argv[])
                 measure(&cfg, transport_names[k], cfg.sizes[s], p, &rows[nrows + p], samples);
     }
     print_tables(&cfg, rows, nrows);
+    print_limit_tables(&cfg, rows, nrows);
     if (cfg.csv != NULL)
         write_csv(&cfg, cfg.csv_out, rows, nrows);
     free(rows);

@@ -14,10 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Programs of other branches of issue 14 that the README's table already lists.  While
- * absent they are reported, not failed; once merged they are checked like any other. */
-static const char *const pending[] = {"advanced_hw_probe", "pitfall_unaligned_buffer"};
-
 static bool is_level(const char *s)
 {
     static const char *const levels[] = {"basic_", "advanced_", "pitfall_", "solution_"};
@@ -37,14 +33,6 @@ static size_t name_length(const char *s)
     return n;
 }
 
-static bool is_pending(const char *program)
-{
-    for (size_t i = 0; i < sizeof pending / sizeof pending[0]; i++)
-        if (strcmp(program, pending[i]) == 0)
-            return true;
-    return false;
-}
-
 /* Checks one name; prints it and returns 1 when its source is missing. */
 static int check_name(const char *chapter, const char *program, size_t len, const char *where)
 {
@@ -54,10 +42,6 @@ static int check_name(const char *chapter, const char *program, size_t len, cons
     snprintf(path, sizeof path, "../%s/%s.c", chapter, name);
     if (access(path, F_OK) == 0)
         return 0;
-    if (strcmp(chapter, "08_comparison") == 0 && is_pending(name)) {
-        printf("test_quickref: %s names %s/%s, not merged yet (pending)\n", where, chapter, name);
-        return 0;
-    }
     printf("test_quickref: %s names %s/%s, but %s does not exist\n", where, chapter, name, path);
     return 1;
 }

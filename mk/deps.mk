@@ -7,9 +7,10 @@
 # (without it those cases are skipped, not graded); socat and curl are the
 # third-party clients the 06_sockets tests talk to the servers with.
 # Optional: clang and its sanitizer runtime (CC=clang, SANITIZE=...),
-# valgrind (VALGRIND=1), clang-format (make format, make format-check).
+# valgrind (VALGRIND=1), clang-format (make format, make format-check),
+# gnuplot-nox (make plot: the benchmark's charts).
 DEPS_REQUIRED := build-essential check pkg-config strace socat curl
-DEPS_OPTIONAL := clang libclang-rt-dev valgrind clang-format
+DEPS_OPTIONAL := clang libclang-rt-dev valgrind clang-format gnuplot-nox
 
 PKG_CONFIG ?= pkg-config
 
