@@ -1,4 +1,4 @@
-/* advanced_ipc_bench.c - ten mechanisms, one method: round-trip percentiles, stream, CPU time
+/* advanced_ipc_bench.c - every mechanism, one method: round-trip percentiles, stream, CPU time
  *
  * Each row is a fresh pair of processes (fork) joined by one transport of transport.h.
  * Latency: W warm-up round trips of S bytes answered with S bytes, then N timed ones, each
