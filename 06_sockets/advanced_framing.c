@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define HEADER 4
-#define BODY_MAX 2000       /* what this protocol allows; a longer length is an error */
+#define BODY_MAX 2000        /* what this protocol allows; a longer length is an error */
 #define WRITE_PIECE_MAX 4096 /* the sender's write() sizes: 1 to this */
 #define READ_PIECE_MAX 64    /* the receiver's read() sizes: 1 to this */
 #define SEND_BUFFER 4096     /* asked with SO_SNDBUF, so the kernel runs out of room */
@@ -104,8 +104,8 @@ static noreturn void run_sender(int fd, long frames, uint32_t seed, bool torn)
     struct send_counts counts = {0};
     long bytes = 0;
 
-    printf("[sender] %ld frames of %d to %d bytes, written in pieces of 1 to %d bytes\n",
-           frames, HEADER + 4, HEADER + BODY_MAX, WRITE_PIECE_MAX);
+    printf("[sender] %ld frames of %d to %d bytes, written in pieces of 1 to %d bytes\n", frames,
+           HEADER + 4, HEADER + BODY_MAX, WRITE_PIECE_MAX);
     for (long seq = 1; seq <= frames; seq++) {
         size_t len = build_frame(frame, (uint32_t)seq, &sizes);
 
@@ -117,8 +117,8 @@ static noreturn void run_sender(int fd, long frames, uint32_t seed, bool torn)
     if (torn) {
         size_t len = build_frame(frame, (uint32_t)frames + 1, &sizes), cut = HEADER + 10;
 
-        printf("[sender] frame %ld: sending only %zu of its %zu bytes, then closing\n",
-               frames + 1, cut, len);
+        printf("[sender] frame %ld: sending only %zu of its %zu bytes, then closing\n", frames + 1,
+               cut, len);
         send_in_pieces(fd, frame, cut, &pieces, &counts);
     }
     close(fd);
@@ -166,8 +166,8 @@ static void decode(struct decoder *d, const unsigned char *p, size_t n)
             memcpy(&be_len, d->buf, HEADER);
             len = ntohl(be_len);
             if (len < 4 || len > BODY_MAX)
-                die("frame %u: a length of %u is outside 4..%d: not this protocol",
-                    d->expect_seq, len, BODY_MAX);
+                die("frame %u: a length of %u is outside 4..%d: not this protocol", d->expect_seq,
+                    len, BODY_MAX);
             d->need = HEADER + len;
             continue;
         }
