@@ -28,8 +28,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define PROTOCOL_3_0 196608u  /* major 3 in the high 16 bits, minor 0 */
-#define MAX_STARTUP 10000     /* PostgreSQL refuses a longer startup packet too */
+#define PROTOCOL_3_0 196608u     /* major 3 in the high 16 bits, minor 0 */
+#define MAX_STARTUP 10000        /* PostgreSQL refuses a longer startup packet too */
 #define OTHER_UID ((uid_t)65534) /* "nobody": a client of another uid, shown only as root */
 
 static const char usage[] = "";
@@ -139,8 +139,8 @@ static void authenticate(int conn, int number, const struct ident_line *map, int
     /* ErrorResponse: fields of a code byte and a string, then a 0; 28000 is
      * invalid_authorization_specification. */
     len = (socklen_t)snprintf(error, sizeof error,
-                              "SFATAL%cC28000%cMPeer authentication failed for user \"%s\"%c", 0,
-                              0, role, 0);
+                              "SFATAL%cC28000%cMPeer authentication failed for user \"%s\"%c", 0, 0,
+                              role, 0);
     error[len++] = '\0';
     send_message(conn, 'E', error, len);
 }
