@@ -31,7 +31,6 @@
 
 static const char usage[] = "[--server | --exec PROGRAM [ARG...]]";
 
-
 /* A growing byte buffer: a client's partial line, or the bytes it has yet to be sent. */
 struct bytes {
     char *data;
@@ -138,8 +137,8 @@ static void serve(int listener, int child_fd)
         fds[0] = (struct pollfd){.fd = listener, .events = POLLIN};
         fds[1] = (struct pollfd){.fd = child_fd, .events = POLLIN}; /* -1: ignored */
         for (int i = 0; i < nclients; i++)
-            fds[2 + i] = (struct pollfd){
-                .fd = clients[i].fd, .events = POLLIN | (clients[i].queue.len ? POLLOUT : 0)};
+            fds[2 + i] = (struct pollfd){.fd = clients[i].fd,
+                                         .events = POLLIN | (clients[i].queue.len ? POLLOUT : 0)};
         if (poll(fds, (nfds_t)nclients + 2, -1) == -1) {
             if (errno == EINTR)
                 continue;

@@ -44,7 +44,7 @@ static void append(struct bytes *b, const char *p, size_t n)
 
 struct peer {
     int fd;
-    bool reads;         /* false: a slow client that does not read for now */
+    bool reads;           /* false: a slow client that does not read for now */
     struct bytes in, out; /* what it received; what it has yet to send */
 };
 static struct peer peers[5];
@@ -147,8 +147,7 @@ static void expect_lines(int i, int count, const char *scenario)
     if (memmem(peers[i].in.data, peers[i].in.len, "half a line", 11) != NULL)
         fail("%s: the partial line of a client that left was sent on", scenario);
     if (lines != count)
-        fail("%s: a client got a wrong number of lines (lost, doubled or split lines?)",
-             scenario);
+        fail("%s: a client got a wrong number of lines (lost, doubled or split lines?)", scenario);
 }
 
 static int drive(const char *scenario)
@@ -215,14 +214,13 @@ static int drive(const char *scenario)
     return 0;
 }
 
-
 int main(int argc, char *argv[])
 {
     char self[4096], server[4200], *slash;
     ssize_t n;
 
-    cli_getopt(argc, argv, "+h", (const struct option[]){{"help", no_argument, NULL, 'h'},
-                                                          {NULL, 0, NULL, 0}},
+    cli_getopt(argc, argv, "+h",
+               (const struct option[]){{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}},
                usage);
     if (argc - optind > 1)
         die_usage(usage, "one scenario at most");
@@ -235,8 +233,7 @@ int main(int argc, char *argv[])
     self[n] = '\0';
     slash = strrchr(self, '/');
     snprintf(server, sizeof server, "%.*s/solution_poll_chat", (int)(slash - self), self);
-    printf("[clients] no scenario: running %s --exec with this program, scenario basic\n",
-           server);
+    printf("[clients] no scenario: running %s --exec with this program, scenario basic\n", server);
     fflush(stdout);
     execl(server, server, "--exec", self, "basic", (char *)NULL);
     die_errno("exec %s", server);
