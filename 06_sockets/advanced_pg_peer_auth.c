@@ -189,7 +189,9 @@ static noreturn void run_client(const struct sockaddr_un *addr, const char *role
 
 int main(int argc, char *argv[])
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
+    char sock_path[300];
+    int addr_len;
     struct ident_line map[2];
     char dir[256], pwbuf[1024];
     struct passwd pw, *me = NULL;
@@ -210,14 +212,15 @@ int main(int argc, char *argv[])
                map[i].role);
     }
     make_temp_dir(dir, sizeof dir, "advanced_pg_peer_auth");
-    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/.s.PGSQL.5432", dir) >=
-        sizeof addr.sun_path)
-        die("socket path too long: %s/.s.PGSQL.5432", dir);
+    snprintf(sock_path, sizeof sock_path, "%s/.s.PGSQL.5432", dir);
+    addr_len = unix_address(&addr, sock_path);
+    if (addr_len == -1)
+        die_errno("socket path %s", sock_path);
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listener == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
         cleanup_add_path(addr.sun_path) == -1)
         die_errno("bind %s", addr.sun_path);
     stop_signals_release(&saved);

@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "cleanup.h"
+#include "io.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -178,7 +179,9 @@ int main(int argc, char *argv[])
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     static char demo_scenario[] = "demo";
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
+    char sock_path[300];
+    int addr_len;
     char dir[256], clients_path[4096], *demo[] = {clients_path, demo_scenario, NULL};
     char **program = NULL;
     int listener, opt, child_fd = -1, status;
@@ -203,14 +206,15 @@ int main(int argc, char *argv[])
     setvbuf(stdout, NULL, _IOLBF, 0);
 
     make_temp_dir(dir, sizeof dir, "poll_chat");
-    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/chat.sock", dir) >=
-        sizeof addr.sun_path)
-        die("socket path too long: %s/chat.sock", dir);
+    snprintf(sock_path, sizeof sock_path, "%s/chat.sock", dir);
+    addr_len = unix_address(&addr, sock_path);
+    if (addr_len == -1)
+        die_errno("socket path %s", sock_path);
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (listener == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
         cleanup_add_path(addr.sun_path) == -1)
         die_errno("bind %s", addr.sun_path);
     stop_signals_release(&saved);

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "io.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -117,12 +118,12 @@ static void say(int from, const char *line)
 
 static void join(void)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
+    int len = unix_address(&addr, getenv("CHAT_SOCKET"));
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     char line[32];
 
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", getenv("CHAT_SOCKET"));
-    if (fd == -1 || connect(fd, (struct sockaddr *)&addr, sizeof addr) == -1)
+    if (len == -1 || fd == -1 || connect(fd, (struct sockaddr *)&addr, (socklen_t)len) == -1)
         fail("cannot connect to CHAT_SOCKET: %s", strerror(errno));
     peers[npeers] = (struct peer){.fd = fd, .reads = true};
     snprintf(line, sizeof line, "client %d joined", ++npeers); /* reached all: accepted */
