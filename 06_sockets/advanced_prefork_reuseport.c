@@ -2,9 +2,10 @@
  *
  * A prefork server forks its workers before any client comes.  Classically they all block
  * in accept() on ONE listening socket: one accept queue, and the kernel wakes one waiting
- * worker per connection.  With SO_REUSEPORT (Linux 3.9) each worker has a listening socket
- * of its own on the same port: one queue each, and the kernel picks the socket for a new
- * connection by a hash of its addresses and ports, whether that worker is busy or not.
+ * worker per connection (an exclusive wait in inet_csk_wait_for_connect()).  With
+ * SO_REUSEPORT (Linux 3.9) each worker has a listening socket of its own on the same port:
+ * one queue each, and reuseport_select_sock() (net/core/sock_reuseport.c) picks the socket
+ * for a new connection by a hash of its addresses and ports, whether that worker is busy.
  * Both are run here with the same connections, and the spread over workers is printed.
  * Guide part: theory (server designs).
  * Run: ./advanced_prefork_reuseport [--mode shared|reuseport|both] [--workers W]
