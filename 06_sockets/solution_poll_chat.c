@@ -129,10 +129,13 @@ static void sibling_path(char *buf, size_t size, const char *name)
         die("no room for the path of %s", name);
 }
 
-/* The loop: until the --exec child ends (its pidfd becomes readable), or forever. */
-static void serve(int listener, int child_fd)
+/* The loop: until the --exec child ends, or forever (child 0).  The child's end shows as
+ * its pidfd becoming readable; without pidfds (before Linux 5.3, or under valgrind) poll
+ * wakes every 50 ms to ask waitpid.  Returns the child's wait status. */
+static int serve(int listener, pid_t child, int child_fd)
 {
     struct pollfd fds[MAX_CLIENTS + 2];
+    int status;
 
     for (;;) {
         fds[0] = (struct pollfd){.fd = listener, .events = POLLIN};
@@ -140,13 +143,15 @@ static void serve(int listener, int child_fd)
         for (int i = 0; i < nclients; i++)
             fds[2 + i] = (struct pollfd){.fd = clients[i].fd,
                                          .events = POLLIN | (clients[i].queue.len ? POLLOUT : 0)};
-        if (poll(fds, (nfds_t)nclients + 2, -1) == -1) {
+        if (poll(fds, (nfds_t)nclients + 2, child > 0 && child_fd == -1 ? 50 : -1) == -1) {
             if (errno == EINTR)
                 continue;
             die_errno("poll");
         }
-        if (fds[1].revents)
-            return;
+        if (child_fd != -1 && fds[1].revents)
+            return reap_quietly(child);
+        if (child > 0 && child_fd == -1 && waitpid(child, &status, WNOHANG) == child)
+            return status;
         /* From the last to the first: drop() moves the last client into the hole. */
         for (int i = nclients - 1; i >= 0; i--) {
             short ev = fds[2 + i].revents;
@@ -222,7 +227,7 @@ int main(int argc, char *argv[])
         die_errno("listen");
     if (server) {
         printf("listening on %s\n", addr.sun_path);
-        serve(listener, -1); /* until SIGINT or SIGTERM: the registry cleans up */
+        serve(listener, 0, -1); /* until SIGINT or SIGTERM: the registry cleans up */
     }
     printf("[server] listening on %s; running %s with CHAT_SOCKET set to it\n", addr.sun_path,
            program[0]);
@@ -232,6 +237,7 @@ int main(int argc, char *argv[])
     child = fork_or_die();
     if (child == 0) {
         stop_signals_release(&saved);
+        close(listener); /* exec would close it (CLOEXEC), but exec may fail */
         execvp(program[0], program);
         warn_errno("exec %s", program[0]);
         _exit(127);
@@ -240,15 +246,15 @@ int main(int argc, char *argv[])
         die_errno("cleanup_add_child");
     stop_signals_release(&saved);
     child_fd = (int)syscall(SYS_pidfd_open, child, 0);
-    if (child_fd == -1)
+    if (child_fd == -1 && errno != ENOSYS)
         die_errno("pidfd_open");
-    serve(listener, child_fd);
-    status = reap_quietly(child);
+    status = serve(listener, child, child_fd);
     printf("[server] %s ended with %s; %d clients still connected are closed\n", program[0],
            fmt_wait_status(status).s, nclients);
     while (nclients > 0)
         drop(nclients - 1);
-    close(child_fd);
+    if (child_fd != -1)
+        close(child_fd);
     close(listener);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

@@ -25,20 +25,18 @@
 
 static const char usage[] = "[demo|basic|binary|leave|slow|wait]";
 
-/* A growing byte buffer. */
+/* A byte buffer of fixed room: a scenario knows how much it moves (2 MiB at most), and an
+ * untouched buffer costs no memory. */
+#define ROOM (4u << 20)
 struct bytes {
-    char *data;
-    size_t len, cap;
+    char data[ROOM];
+    size_t len;
 };
 
 static void append(struct bytes *b, const char *p, size_t n)
 {
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2;
-        b->data = realloc(b->data, b->cap);
-        if (b->data == NULL)
-            die("out of memory");
-    }
+    if (n > ROOM - b->len)
+        die("a scenario moved more than %u bytes", ROOM);
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
@@ -51,6 +49,13 @@ struct peer {
 static struct peer peers[5];
 static int npeers;
 
+static void close_all(void)
+{
+    for (int i = 0; i < npeers; i++)
+        close(peers[i].fd);
+    npeers = 0;
+}
+
 static noreturn void PRINTF_LIKE(1, 2) fail(const char *fmt, ...)
 {
     va_list ap;
@@ -60,6 +65,7 @@ static noreturn void PRINTF_LIKE(1, 2) fail(const char *fmt, ...)
     vprintf(fmt, ap);
     printf("\n");
     va_end(ap);
+    close_all();
     exit(1);
 }
 
@@ -69,7 +75,9 @@ static bool holds(const struct peer *p, const char *line, size_t len)
     static struct bytes needle; /* "\n" line "\n" */
     const char *hit;
 
-    if (p->in.len > len && memcmp(p->in.data, line, len) == 0 && p->in.data[len] == '\n')
+    if (p->in.len <= len)
+        return false;
+    if (memcmp(p->in.data, line, len) == 0 && p->in.data[len] == '\n')
         return true;
     needle.len = 0;
     append(&needle, "\n", 1);
@@ -125,7 +133,8 @@ static void join(void)
 
     if (len == -1 || fd == -1 || connect(fd, (struct sockaddr *)&addr, (socklen_t)len) == -1)
         fail("cannot connect to CHAT_SOCKET: %s", strerror(errno));
-    peers[npeers] = (struct peer){.fd = fd, .reads = true};
+    peers[npeers].fd = fd; /* the buffers are empty: a peer that left has emptied its own */
+    peers[npeers].reads = true;
     snprintf(line, sizeof line, "client %d joined", ++npeers); /* reached all: accepted */
     say(npeers - 1, line);
 }
@@ -186,6 +195,7 @@ static int drive(const char *scenario)
         append(&peers[2].out, "from 3 half a line", 18);
         pump_until(2, NULL, 0, "the partial line");
         close(peers[2].fd); /* client 3 leaves in the middle of a line */
+        peers[2].in.len = peers[2].out.len = 0;
         npeers--;
         say(0, "from 1 after client 3 left");
         shutdown(peers[1].fd, SHUT_RD); /* client 2 can no longer receive: EPIPE */
@@ -212,6 +222,7 @@ static int drive(const char *scenario)
         fail("no scenario \"%s\"", scenario);
     }
     printf("chat-check: %s: OK\n", scenario);
+    close_all();
     return 0;
 }
 
