@@ -2,7 +2,7 @@
  *
  * Over a UNIX socket a process can send not only bytes but open descriptors: sendmsg() with a
  * control message of type SCM_RIGHTS.  The kernel (scm_fp_copy() in net/core/scm.c, then
- * unix_attach_fds() in net/unix/af_unix.c) takes a reference to each open file, and
+ * unix_attach_fds() in net/unix/) takes a reference to each open file, and
  * recvmsg() installs it in the receiver under the lowest free number there.  The receiver gets the
  * same open file description: same file, same offset, no need for the name or the right to open it.
  * Here the parent opens a file, unlinks it (nobody can open it by name any more) and passes

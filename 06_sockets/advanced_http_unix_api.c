@@ -33,23 +33,15 @@
 
 static const char usage[] = "[--curl] | --server PATH";
 
-static socklen_t unix_addr(struct sockaddr_un *addr, const char *path)
-{
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path)
-        die_usage(usage, "socket path '%s' is too long", path);
-    strcpy(addr->sun_path, path);
-    return (socklen_t)sizeof *addr;
-}
-
 static int listen_unix(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = unix_addr(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sigset_t saved;
 
+    if (len == -1)
+        die_usage(usage, "socket path '%s': %s", path, strerror(errno));
     if (fd == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
@@ -143,12 +135,14 @@ static void serve(int listener, long requests)
 static void raw_get(const char *path, const char *target)
 {
     struct sockaddr_un addr;
-    socklen_t len = unix_addr(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     char req[512], resp[2048];
     const char *body;
     ssize_t n;
 
+    if (len == -1)
+        die_usage(usage, "socket path '%s': %s", path, strerror(errno));
     if (fd == -1 || connect(fd, (struct sockaddr *)&addr, len) == -1)
         die_errno("connect %s", path);
     n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: docker\r\n\r\n", target);

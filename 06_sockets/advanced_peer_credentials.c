@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "cleanup.h"
+#include "io.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -126,7 +127,9 @@ static void serve_one(int listener, pid_t expected_pid)
 int main(int argc, char *argv[])
 {
     char dir[256];
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
+    char sock_path[300];
+    int addr_len;
     sigset_t saved;
     int listener, one = 1;
     pid_t client;
@@ -135,14 +138,15 @@ int main(int argc, char *argv[])
     cli_no_options(argc, argv, usage);
 
     make_temp_dir(dir, sizeof dir, "advanced_peer_credentials");
-    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/server.sock", dir) >=
-        sizeof addr.sun_path)
-        die("socket path too long");
+    snprintf(sock_path, sizeof sock_path, "%s/server.sock", dir);
+    addr_len = unix_address(&addr, sock_path);
+    if (addr_len == -1)
+        die_errno("socket path %s", sock_path);
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listener == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
         cleanup_add_path(addr.sun_path) == -1)
         die_errno("bind %s", addr.sun_path);
     stop_signals_release(&saved);

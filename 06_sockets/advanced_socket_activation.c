@@ -110,7 +110,9 @@ int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
         {"service", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
+    char sock_path[300];
+    int addr_len;
     char dir[256], pid_text[16], self[4096];
     ssize_t self_len;
     sigset_t saved;
@@ -129,12 +131,13 @@ int main(int argc, char *argv[])
         die_errno("readlink /proc/self/exe");
     self[self_len] = '\0';
     make_temp_dir(dir, sizeof dir, "advanced_socket_activation");
-    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/echo.sock", dir) >=
-        sizeof addr.sun_path)
-        die("socket path too long");
+    snprintf(sock_path, sizeof sock_path, "%s/echo.sock", dir);
+    addr_len = unix_address(&addr, sock_path);
+    if (addr_len == -1)
+        die_errno("socket path %s", sock_path);
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     stop_signals_hold(&saved);
-    if (listener == -1 || bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+    if (listener == -1 || bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
         cleanup_add_path(addr.sun_path) == -1)
         die_errno("bind %s", addr.sun_path);
     stop_signals_release(&saved);

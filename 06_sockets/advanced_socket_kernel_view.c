@@ -1,8 +1,8 @@
 /* advanced_socket_kernel_view.c - what the kernel keeps for a socket: buffers, queues, TCP_INFO
  *
  * Three views from user space.  SO_SNDBUF/SO_RCVBUF: the kernel doubles the value you set
- * (room for its own bookkeeping: struct sk_buff and its truesize, see __sock_set_sndbuf() and
- * sk_setsockopt() in net/core/sock.c), capped by net.core.wmem_max/rmem_max.  SIOCOUTQ and
+ * (room for its own bookkeeping: struct sk_buff and its truesize, see sk_setsockopt() and
+ * __sock_set_rcvbuf() in net/core/sock.c), capped by net.core.wmem_max/rmem_max.  SIOCOUTQ and
  * SIOCINQ (ioctl, Linux): bytes the sender still holds unacknowledged, and bytes waiting
  * unread at the receiver, while a reader is not reading.  TCP_INFO (getsockopt, Linux): the
  * connection's state, smoothed round-trip time and congestion window, from connect to close.

@@ -10,7 +10,7 @@
  * Run: ./basic_tcp_echo                   (server and client, both families)
  *      ./basic_tcp_echo --socat           (the client is socat, fed this program's stdin)
  *      two terminals: ./basic_tcp_echo --server          (prints its ports; Ctrl-C stops it)
- *                     ./basic_tcp_echo --client HOST PORT   (sends the lines you type)
+ *                     ./basic_tcp_client HOST PORT          (sends the lines you type)
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -29,7 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char usage[] = "[--socat] | --server | --client HOST PORT";
+static const char usage[] = "[--socat] | --server";
 
 struct listener {
     int fd; /* -1 when the family is not available here */
@@ -178,29 +178,6 @@ static void run_client(const char *host, const char *port, const char *text)
     close(fd);
 }
 
-/* The two-terminal client: every line typed, echoed back. */
-static void interactive_client(const char *host, const char *port)
-{
-    int fd = connect_to(host, port);
-    char *line = NULL, reply[4096];
-    size_t cap = 0;
-    ssize_t len;
-
-    while ((len = getline(&line, &cap, stdin)) > 0) {
-        if (write_full(fd, line, (size_t)len) == -1)
-            die_errno("send to the server");
-        for (ssize_t got = 0, n; got < len; got += n) {
-            n = read(fd, reply,
-                     sizeof reply < (size_t)(len - got) ? sizeof reply : (size_t)(len - got));
-            if (n <= 0)
-                die("the server closed the connection");
-            printf("[client] echoed: %.*s", (int)n, reply);
-        }
-    }
-    free(line);
-    close(fd);
-}
-
 /* The start of buf up to the first newline or unprintable byte, as a string. */
 static void printable_prefix(char *out, size_t size, const char *buf, size_t n)
 {
@@ -257,7 +234,6 @@ static int run_socat(const struct listener *l)
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {{"server", no_argument, NULL, 's'},
-                                             {"client", no_argument, NULL, 'c'},
                                              {"socat", no_argument, NULL, 'S'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -268,14 +244,8 @@ int main(int argc, char *argv[])
     setvbuf(stdout, NULL, _IOLBF, 0);
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
         if (mode != 0)
-            die_usage(usage, "give only one of --server, --client and --socat");
+            die_usage(usage, "give only one of --server and --socat");
         mode = opt;
-    }
-    if (mode == 'c') {
-        if (argc - optind != 2)
-            die_usage(usage, "--client needs HOST and PORT");
-        interactive_client(argv[optind], argv[optind + 1]);
-        return 0;
     }
     cli_no_operands(argc, argv, usage);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* a client that vanishes is an EPIPE */

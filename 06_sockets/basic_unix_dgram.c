@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "cleanup.h"
+#include "io.h"
 #include "proc.h"
 
 #include <stdlib.h>
@@ -26,24 +27,16 @@ static const char usage[] = "";
 static const char *const messages[] = {"short", "a somewhat longer datagram", "x", "last"};
 #define N_MESSAGES (sizeof messages / sizeof messages[0])
 
-static socklen_t set_path(struct sockaddr_un *addr, const char *path)
-{
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path)
-        die("socket path %s is too long", path);
-    strcpy(addr->sun_path, path);
-    return (socklen_t)sizeof *addr;
-}
-
 /* A datagram socket bound to `path`; the socket file is removed at exit. */
 static int bound_socket(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = set_path(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sigset_t saved;
 
+    if (len == -1)
+        die_errno("socket path %s", path);
     if (fd == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
@@ -93,7 +86,8 @@ static void run_client(const char *server_path, const char *client_path)
     int unnamed = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), fd;
     char reply[300];
 
-    set_path(&server, server_path);
+    if (unix_address(&server, server_path) == -1)
+        die_errno("socket path %s", server_path);
     if (unnamed == -1)
         die_errno("socket");
     printf("[client] sending \"hello?\" from a socket that was never bound\n");

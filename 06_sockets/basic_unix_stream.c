@@ -25,26 +25,16 @@
 
 static const char usage[] = "[--server PATH | --client PATH]";
 
-/* Fills a sockaddr_un; a path longer than sun_path (108 bytes on Linux) cannot be used. */
-static socklen_t unix_address(struct sockaddr_un *addr, const char *path)
-{
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path)
-        die_usage(usage, "socket path '%s' is longer than %zu bytes", path,
-                  sizeof addr->sun_path - 1);
-    strcpy(addr->sun_path, path);
-    return (socklen_t)sizeof *addr;
-}
-
 /* socket + bind + listen; the socket file that bind() creates is registered for removal. */
 static int listen_on(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = unix_address(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sigset_t saved;
 
+    if (len == -1)
+        die_usage(usage, "socket path '%s': %s", path, strerror(errno));
     if (fd == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
@@ -106,9 +96,11 @@ static void serve(int listener, long clients)
 static int connect_to(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = unix_address(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+    if (len == -1)
+        die_usage(usage, "socket path '%s': %s", path, strerror(errno));
     if (fd == -1)
         die_errno("socket");
     if (connect(fd, (struct sockaddr *)&addr, len) == -1) {

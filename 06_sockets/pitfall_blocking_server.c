@@ -33,16 +33,6 @@
 
 static const char usage[] = "[--fixed]";
 
-static socklen_t address_of(struct sockaddr_un *addr, const char *path)
-{
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path)
-        die("socket path %s is too long", path);
-    strcpy(addr->sun_path, path);
-    return (socklen_t)sizeof *addr;
-}
-
 static void answer(int conn, const char *request, size_t len)
 {
     char reply[128];
@@ -120,9 +110,11 @@ static void serve_polling(int listener)
 static int connect_client(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = address_of(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
+    if (len == -1)
+        die_errno("socket path %s", path);
     if (fd == -1 || connect(fd, (struct sockaddr *)&addr, len) == -1)
         die_errno("connect %s", path);
     return fd;
@@ -182,7 +174,7 @@ int main(int argc, char *argv[])
 {
     char dir[256], path[320];
     struct sockaddr_un addr;
-    socklen_t addrlen;
+    int addrlen;
     int listener;
     sigset_t saved;
     bool fixed;
@@ -196,7 +188,9 @@ int main(int argc, char *argv[])
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listener == -1)
         die_errno("socket");
-    addrlen = address_of(&addr, path);
+    addrlen = unix_address(&addr, path);
+    if (addrlen == -1)
+        die_errno("socket path %s", path);
     stop_signals_hold(&saved);
     if (bind(listener, (struct sockaddr *)&addr, addrlen) == -1 || cleanup_add_path(path) == -1)
         die_errno("bind %s", path);

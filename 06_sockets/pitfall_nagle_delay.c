@@ -2,7 +2,7 @@
  *
  * A client sends each request as two write()s, a small header and a small body, then reads
  * the answer.  Nagle's algorithm (tcp_nagle_check() in net/ipv4/tcp_output.c) holds back a
- * small segment while an earlier one is unacknowledged, so the body waits for the ACK of the
+ * small segment while an earlier small one is unacknowledged, so the body waits for the ACK of the
  * header.  The server has nothing to say until it has the body, so it delays that ACK
  * (delayed ACK, at least TCP_DELACK_MIN = 40 ms on Linux): every round trip costs about 40 ms
  * instead of tens of microseconds.  --fixed: one writev() of header and body (one segment),

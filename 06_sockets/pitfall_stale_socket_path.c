@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "common.h"
 #include "cleanup.h"
+#include "io.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -28,23 +29,15 @@
 
 static const char usage[] = "[--fixed]";
 
-static socklen_t fill_address(struct sockaddr_un *addr, const char *path)
-{
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path)
-        die("socket path %s is too long", path);
-    strcpy(addr->sun_path, path);
-    return (socklen_t)sizeof *addr;
-}
-
 /* socket + bind + listen, or -1 with errno from bind(). */
 static int try_listen(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = fill_address(&addr, path);
+    int len = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), saved;
 
+    if (len == -1)
+        die_errno("socket path %s", path);
     if (fd == -1)
         die_errno("socket");
     if (bind(fd, (struct sockaddr *)&addr, len) == -1) {
@@ -97,10 +90,12 @@ static pid_t start_first_server(const char *path)
 static bool is_stale_socket(const char *path)
 {
     struct sockaddr_un addr;
-    socklen_t len = fill_address(&addr, path);
+    int len = unix_address(&addr, path);
     struct stat st;
     int probe, rc;
 
+    if (len == -1)
+        die_errno("socket path %s", path);
     if (lstat(path, &st) == -1)
         die_errno("lstat %s", path);
     if (!S_ISSOCK(st.st_mode)) {

@@ -170,7 +170,9 @@ int main(int argc, char *argv[])
                                              {"requests", required_argument, NULL, 'r'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    struct sockaddr_un addr;
+    char sock_path[300];
+    int addr_len;
     long clients = 8, requests = 2000;
     pid_t pids[MAX_CLIENTS];
     int listener, opt, failed = 0;
@@ -189,14 +191,15 @@ int main(int argc, char *argv[])
 
     show_floor();
     make_temp_dir(dir, sizeof dir, "epoll_bench");
-    if ((size_t)snprintf(addr.sun_path, sizeof addr.sun_path, "%s/server.sock", dir) >=
-        sizeof addr.sun_path)
-        die("socket path too long");
+    snprintf(sock_path, sizeof sock_path, "%s/server.sock", dir);
+    addr_len = unix_address(&addr, sock_path);
+    if (addr_len == -1)
+        die_errno("socket path %s", sock_path);
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (listener == -1)
         die_errno("socket");
     stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
+    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
         cleanup_add_path(addr.sun_path) == -1)
         die_errno("bind %s", addr.sun_path);
     stop_signals_release(&saved);

@@ -26,16 +26,6 @@
 static const char usage[] = "[-]";
 static const char sample[] = "hello, sockets\nlower case becomes UPPER case\nbye\n";
 
-static socklen_t socket_address(struct sockaddr_un *addr, const char *path)
-{
-    memset(addr, 0, sizeof *addr);
-    addr->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof addr->sun_path)
-        die("socket path %s is too long", path);
-    strcpy(addr->sun_path, path);
-    return (socklen_t)sizeof *addr;
-}
-
 /* One request: everything until the client's EOF, sent back upper-cased as it arrives. */
 static size_t serve_one(int conn)
 {
@@ -83,11 +73,13 @@ static void run_server(int listener, bool narrate)
 static void ask(const char *path, const char *line, size_t len)
 {
     struct sockaddr_un addr;
-    socklen_t addrlen = socket_address(&addr, path);
+    int addrlen = unix_address(&addr, path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     char reply[16384];
     ssize_t n;
 
+    if (addrlen == -1)
+        die_errno("socket path %s", path);
     if (fd == -1 || connect(fd, (struct sockaddr *)&addr, addrlen) == -1)
         die_errno("connect %s", path);
     /* A line longer than the socket buffers would deadlock a client that writes it all
@@ -131,7 +123,7 @@ int main(int argc, char *argv[])
 {
     char dir[256], path[320];
     struct sockaddr_un addr;
-    socklen_t addrlen;
+    int addrlen;
     bool from_stdin = false;
     int listener, status;
     sigset_t saved;
@@ -145,7 +137,9 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "upper_server");
     snprintf(path, sizeof path, "%s/upper.sock", dir);
-    addrlen = socket_address(&addr, path);
+    addrlen = unix_address(&addr, path);
+    if (addrlen == -1)
+        die_errno("socket path %s", path);
     listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listener == -1)
         die_errno("socket");

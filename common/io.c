@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* A pipe or socket may return fewer bytes than asked for (a "short" read or
@@ -185,4 +187,22 @@ fail:
     close(fd);
     errno = saved;
     return -1;
+}
+
+int unix_address(struct sockaddr_un *sun, const char *path)
+{
+    size_t len = strlen(path);
+
+    if (len == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (len >= sizeof sun->sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, len + 1);
+    return (int)(offsetof(struct sockaddr_un, sun_path) + len + 1);
 }

@@ -43,4 +43,13 @@ int must_be_fifo(int fd, const char *path);
  * device; nothing stays open), else what open, fstat or fcntl gave. */
 int open_regular(const char *path, int flags, struct stat *st);
 
+/* Fills *sun with AF_UNIX and the file-system path `path` (the rest zeroed) and
+ * returns the length to pass to bind() or connect(): the offset of sun_path plus the
+ * path and its NUL.  -1 with errno = ENAMETOOLONG when the path does not fit in
+ * sun_path (107 bytes and the NUL on Linux), EINVAL for an empty path (a leading NUL
+ * would name an abstract socket instead: build that address by hand); *sun is then
+ * left alone. */
+struct sockaddr_un;
+int unix_address(struct sockaddr_un *sun, const char *path);
+
 #endif

@@ -30,6 +30,7 @@
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1496,6 +1497,47 @@ START_TEST(send_fd_and_recv_fd_round_trip)
 }
 END_TEST
 
+START_TEST(unix_address_fills_what_fits_and_refuses_the_rest)
+{
+    struct sockaddr_un sun, untouched;
+    char dir[] = "/tmp/test_common_unix.XXXXXX", path[200];
+    int len, listener, client;
+
+    memset(&sun, 'x', sizeof sun);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s", dir);
+    len = unix_address(&sun, path);
+    ck_assert_int_eq(len, (int)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1));
+    ck_assert_int_eq(sun.sun_family, AF_UNIX);
+    ck_assert_str_eq(sun.sun_path, path);
+    ck_assert_int_eq(sun.sun_path[sizeof sun.sun_path - 1], 0); /* the rest is zeroed */
+    /* The length it returns is one bind() and connect() take. */
+    listener = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(bind(listener, (struct sockaddr *)&sun, (socklen_t)len), 0);
+    ck_assert_int_eq(listen(listener, 1), 0);
+    client = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(client, (struct sockaddr *)&sun, (socklen_t)len), 0);
+    close(client);
+    close(listener);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+
+    memset(path, 'p', sizeof sun.sun_path - 1); /* 107 bytes and the NUL: fits */
+    path[sizeof sun.sun_path - 1] = '\0';
+    ck_assert_int_eq(unix_address(&sun, path), (int)sizeof sun);
+    path[sizeof sun.sun_path - 1] = 'p'; /* 108: does not */
+    path[sizeof sun.sun_path] = '\0';
+    memcpy(&untouched, &sun, sizeof sun);
+    errno = 0;
+    ck_assert_int_eq(unix_address(&sun, path), -1);
+    ck_assert_int_eq(errno, ENAMETOOLONG);
+    ck_assert_mem_eq(&sun, &untouched, sizeof sun);
+    errno = 0;
+    ck_assert_int_eq(unix_address(&sun, ""), -1);
+    ck_assert_int_eq(errno, EINVAL);
+}
+END_TEST
+
 START_TEST(must_be_fifo_tells_a_fifo_from_a_file)
 {
     char dir[] = "/tmp/test_common.XXXXXX", fifo[64], file[64];
@@ -1829,6 +1871,7 @@ static Suite *common_suite(void)
     tcase_add_test(io, read_full_retries_after_eintr);
     tcase_add_test(io, io_errors_are_reported);
     tcase_add_test(io, set_nonblocking_changes_only_o_nonblock);
+    tcase_add_test(io, unix_address_fills_what_fits_and_refuses_the_rest);
     tcase_add_test(cleanup, cleanup_removes_shm_on_sigterm);
     tcase_add_test(cleanup, cleanup_at_exit_removes_only_what_is_registered);
     tcase_add_test(cleanup, cleanup_registry_has_limits);
