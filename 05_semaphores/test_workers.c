@@ -93,10 +93,10 @@ START_TEST(reap_counts_failures_in_its_range_only)
     struct workers w = {0};
 
     workers_start(&w, 4, fail_odd, NULL);
-    ck_assert_int_eq(workers_reap(&w, 0, 2, NULL), 1);  /* worker 1 exited 3 */
-    ck_assert_int_ne(w.pid[2], 0);                      /* not asked for: not reaped */
+    ck_assert_int_eq(workers_reap(&w, 0, 2, NULL), 1);   /* worker 1 exited 3 */
+    ck_assert_int_ne(w.pid[2], 0);                       /* not asked for: not reaped */
     ck_assert_int_eq(workers_reap(&w, 2, 2, "test"), 1); /* worker 3 */
-    ck_assert_int_eq(workers_reap(&w, 0, 4, NULL), 0);  /* nothing left to reap */
+    ck_assert_int_eq(workers_reap(&w, 0, 4, NULL), 0);   /* nothing left to reap */
 }
 END_TEST
 

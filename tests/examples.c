@@ -788,7 +788,9 @@ int main(int argc, char *argv[])
     for (size_t p = 0; p < nprograms; p++)
         plan_program(p);
     printf("examples: %zu cases of %zu programs, %u at a time, %s\n", njobs, nprograms, opt.jobs,
-           opt.namespaces ? "each in its own namespaces" : "machine-wide");
+           !opt.namespaces ? "machine-wide"
+           : opt.netns     ? "each in its own namespaces, network included"
+                           : "each in its own namespaces");
     fflush(stdout);
     run_all();
     judge_symptoms();
