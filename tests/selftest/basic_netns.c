@@ -43,9 +43,9 @@ static int bind_abstract(void)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     memcpy(a.sun_path + 1, ABSTRACT_NAME, strlen(ABSTRACT_NAME));
-    if (fd == -1 ||
-        bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-                                                    strlen(ABSTRACT_NAME))) == -1) {
+    if (fd == -1 || bind(fd, (struct sockaddr *)&a,
+                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                                     strlen(ABSTRACT_NAME))) == -1) {
         printf("[netns] bind @%s: %s\n", ABSTRACT_NAME, strerror(errno));
         return -1;
     }

@@ -21,7 +21,8 @@ int main(int argc, char *argv[])
 
     if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
         return fputs(usage, stdout) == EOF;
-    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--input") != 0 && strcmp(argv[1], "--wait") != 0)) {
+    if (argc > 2 ||
+        (argc == 2 && strcmp(argv[1], "--input") != 0 && strcmp(argv[1], "--wait") != 0)) {
         fprintf(stderr, "solution_quick: unknown option %s\n%s", argv[1], usage);
         return 2;
     }
