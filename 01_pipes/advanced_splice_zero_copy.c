@@ -1,4 +1,4 @@
-/* advanced_splice_zero_copy.c - vmsplice, splice and tee: moving pipe data without user copies
+/* advanced_splice_zero_copy.c - vmsplice and splice: moving pipe data without user copies
  *
  * The same stream goes from a producer thread through a pipe into a file two
  * ways: write()/read()/write() through a page-aligned user buffer (three

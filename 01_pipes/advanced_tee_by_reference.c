@@ -1,4 +1,4 @@
-/* advanced_tee_by_reference.c - tee(): a pipe's contents duplicated into another pipe, no bytes copied
+/* advanced_tee_by_reference.c - tee(): a pipe duplicated into another by page reference
  *
  * tee() does not read the first pipe: for each of its slots it takes one more reference on
  * the slot's page and puts a copy of the slot (page, offset, length) into the second pipe.
@@ -103,8 +103,7 @@ int main(int argc, char *argv[])
     if ((null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1)
         die_errno("open /dev/null");
     n = tee(a[0], null_fd, INT_MAX, SPLICE_F_NONBLOCK);
-    printf("[tee] tee(A, /dev/null): %s (get_pipe_info(): only pipes on both ends)\n",
-           outcome(n));
+    printf("[tee] tee(A, /dev/null): %s (get_pipe_info(): only pipes on both ends)\n", outcome(n));
     close(null_fd);
 
     printf("[tee] draining: B %s A's bytes, the one-page pipe %s their first 4096\n",

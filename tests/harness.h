@@ -33,6 +33,7 @@ struct program {
     char dir[PATH_MAX];       /* absolute chapter folder */
     char name[128];           /* "basic_pipe_fork" */
     char bin[PATH_MAX + 200]; /* what is run */
+    bool names_sockets;       /* its source calls bind() or connect(): a network each case */
 };
 
 struct options {

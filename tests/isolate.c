@@ -5,9 +5,9 @@
  * after the run was left by the program, and all of it vanishes with the
  * namespaces.  Another process on the machine can neither be blamed nor
  * touched.  A network namespace of its own, with only `lo` in it (brought
- * up), lets parallel cases bind the same loopback port or abstract UNIX
- * socket name; where one is refused, cases share the machine's network as
- * before.  As root the runner unshares the IPC, mount and network
+ * up), lets parallel cases of a program that names sockets bind the same
+ * loopback port or abstract UNIX socket name; where one is refused, cases
+ * share the machine's network as before.  As root the runner unshares the IPC, mount and network
  * namespaces directly; as a normal user it first enters a new user namespace
  * in which it keeps its own uid (so the program still runs as that normal
  * user) and owns the new namespaces.

@@ -291,8 +291,9 @@ START_TEST(quick_runs_only_a_solutions_checker_inputs_natively)
 }
 END_TEST
 
-/* A network namespace per case: three cases, two at a time, bind the same abstract UNIX
- * name and loopback port, and each sees no UNIX socket but its own.  Where the machine
+/* A network namespace per case of a program that names sockets (basic_netns calls bind()):
+ * three cases, two at a time, bind the same abstract UNIX name and loopback port, and each
+ * sees no UNIX socket but its own.  Where the machine
  * refuses a network namespace, the harness must say so (and the cases share the network). */
 START_TEST(parallel_cases_have_a_network_each)
 {
@@ -306,8 +307,8 @@ START_TEST(parallel_cases_have_a_network_each)
         return;
     }
     ck_assert_msg(rc == 0, "%s", out);
-    ck_assert_msg(strstr(out, "2 at a time, each in its own namespaces, network included\n") !=
-                      NULL,
+    ck_assert_msg(strstr(out, "2 at a time, each in its own namespaces (a network too where it "
+                              "names sockets)\n") != NULL,
                   "%s", out);
     ck_assert_msg(strstr(out, "examples: 5 passed, 0 failed, 0 skipped\n") != NULL, "%s", out);
     free(out);
