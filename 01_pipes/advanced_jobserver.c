@@ -18,16 +18,15 @@
 #include "io.h"
 #include "proc.h"
 #include "timing.h"
+#include "meter.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -39,11 +38,6 @@
 
 static const char usage[] = "[--jobs J] [--tasks N] [--style fifo|pipe]    "
                             "(J 1-16, default 3; N 1-32, default 8; style default fifo)";
-
-/* Mapped from a memfd that every process inherits: how many jobs run at once. */
-struct meter {
-    atomic_int running, max;
-};
 
 /* A job slot: the implicit one, or a token read from the jobserver (kept to write back). */
 struct slot {
@@ -61,8 +55,6 @@ struct make {
     const char *client, *meter_fd; /* what the jobs are exec'd with */
 };
 
-static struct meter *meter;
-static int meter_fd = -1;
 /* A duplicate of the read end, closed by the SIGCHLD handler: see acquire_slot(). */
 static volatile sig_atomic_t read_dup = -1;
 
@@ -194,7 +186,7 @@ static struct slot acquire_slot(struct make *m, const char *job)
     }
 }
 
-/* fork() and exec this program again as job `job`: a recursive sub-make or a plain command. */
+/* fork() and exec job `job`: advanced_jobserver_client, as a recursive tool or a plain command. */
 static void start(struct make *m, const char *job, bool recursive)
 {
     struct slot slot = acquire_slot(m, job);
@@ -362,12 +354,8 @@ int main(int argc, char *argv[])
     }
     cli_no_operands(argc, argv, usage);
 
-    /* The meter is a memfd, not MAP_ANONYMOUS: a mapping does not survive exec, an fd does. */
-    if ((meter_fd = memfd_create("meter", 0)) == -1 || ftruncate(meter_fd, sizeof *meter) == -1)
-        die_errno("memfd_create");
-    meter = mmap(NULL, sizeof *meter, PROT_READ | PROT_WRITE, MAP_SHARED, meter_fd, 0);
-    if (meter == MAP_FAILED)
-        die_errno("mmap the meter");
+    /* The jobs count themselves in the meter (meter.h), whose descriptor they inherit. */
+    int meter_fd = meter_create();
     snprintf(meter_arg, sizeof meter_arg, "%d", meter_fd);
     m.client = client_path();
     m.meter_fd = meter_arg;
@@ -376,8 +364,8 @@ int main(int argc, char *argv[])
     close(meter_fd);
     free((char *)m.client);
 
-    int max = atomic_load(&meter->max);
-    munmap(meter, sizeof *meter);
+    int max = meter_max();
+    meter_unmap();
     printf("[make] at most %d jobs ran at once (limit -j%ld)\n", max, jobs);
     if (failed || max > jobs)
         die("the jobserver did not keep its limit");

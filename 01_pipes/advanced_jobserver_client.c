@@ -19,6 +19,7 @@
 #include "io.h"
 #include "proc.h"
 #include "timing.h"
+#include "meter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +27,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,11 +36,6 @@
 
 static const char usage[] = "[--jobs J] | --client NAME --work N [--meter-fd FD] | --job NAME "
                             "--meter-fd FD    (J 1-8, default 3; N 1-8)";
-
-/* Mapped from a memfd every process inherits: how many work items run at once, in all. */
-struct meter {
-    atomic_int running, max;
-};
 
 struct client {
     const char *name;
@@ -61,21 +55,6 @@ struct item {
     bool on_token;
     char token;
 };
-
-static struct meter *meter;
-
-static void count_in(int delta, const char *who, unsigned ms)
-{
-    int now = atomic_fetch_add(&meter->running, delta) + delta;
-    int seen = atomic_load(&meter->max);
-
-    while (now > seen && !atomic_compare_exchange_weak(&meter->max, &seen, now))
-        ;
-    if (delta > 0)
-        printf("[%s] start, %d running now\n", who, now);
-    else
-        printf("[%s] end after %u ms, %d running now\n", who, ms, now);
-}
 
 /* Only here so that pthread_kill() interrupts the helper's read() (no SA_RESTART). */
 static void on_wakeup(int sig)
@@ -126,9 +105,9 @@ static void *work(void *arg)
     unsigned ms = 30 + (unsigned)it->number * 7;
 
     snprintf(who, sizeof who, "client %s item %d", c->name, it->number);
-    count_in(+1, who, ms);
+    meter_count(+1, who, ms);
     sleep_ms(ms);
-    count_in(-1, who, ms);
+    meter_count(-1, who, ms);
     pthread_mutex_lock(&c->lock);
     if (it->on_token) {
         printf("[client %s] item %d done: writing its token '%c' back\n", c->name, it->number,
@@ -277,9 +256,9 @@ static noreturn void plain_job(const char *name)
                    r, w);
     }
     snprintf(who, sizeof who, "job %s", name);
-    count_in(+1, who, ms);
+    meter_count(+1, who, ms);
     sleep_ms(ms);
-    count_in(-1, who, ms);
+    meter_count(-1, who, ms);
     exit(0);
 }
 
@@ -383,18 +362,15 @@ int main(int argc, char *argv[])
     if (job != NULL && meter_arg == NULL)
         die_usage(usage, "--job needs --meter-fd");
 
-    /* A memfd, not MAP_ANONYMOUS: a mapping does not survive exec, a descriptor does. */
+    /* A job of make's inherits the meter (meter.h); the demo makes one for its recipes. */
     if (meter_arg != NULL) {
         meter_fd = (int)cli_long(meter_arg, 0, INT_MAX, "--meter-fd", usage);
+        meter_map(meter_fd);
     } else {
-        if ((meter_fd = memfd_create("meter", 0)) == -1 || ftruncate(meter_fd, sizeof *meter) == -1)
-            die_errno("memfd_create");
+        meter_fd = meter_create();
         snprintf(fdarg, sizeof fdarg, "%d", meter_fd);
         meter_arg = fdarg;
     }
-    meter = mmap(NULL, sizeof *meter, PROT_READ | PROT_WRITE, MAP_SHARED, meter_fd, 0);
-    if (meter == MAP_FAILED)
-        die_errno("mmap the meter");
     if (job != NULL || client != NULL) {
         close(meter_fd); /* the mapping stays; make's other recipes have their own copy */
         if (job != NULL)
@@ -404,7 +380,7 @@ int main(int argc, char *argv[])
     }
     int status = run_under_make(jobs, meter_arg);
     close(meter_fd);
-    int max = atomic_load(&meter->max);
+    int max = meter_max();
     if (status != 0)
         die("make failed (%s)", fmt_wait_status(status).s);
     printf("[driver] at most %d work items ran at once, in all (limit -j%ld)\n", max, jobs);

@@ -1,4 +1,4 @@
-/* advanced_splice_zero_copy.c - vmsplice, splice and tee: moving pipe data without user copies
+/* advanced_splice_zero_copy.c - vmsplice and splice: moving pipe data without user copies
  *
  * The same stream goes from a producer thread through a pipe into a file two
  * ways: write()/read()/write() through a page-aligned user buffer (three
@@ -6,8 +6,8 @@
  * the producer's own pages; splice() to a file still copies them into the
  * page cache).  That last copy is a floor no pipe trick removes, so the run
  * also times a plain write() of the same bytes into the file: the limit the
- * splice path approaches.  The file is checked against the source each time,
- * and tee() shows a pipe's contents duplicated by reference.
+ * splice path approaches.  The file is checked against the source each time.
+ * (tee(), which duplicates a pipe by page reference: advanced_tee_by_reference.)
  *
  * Guide part: kernel (zero-copy: fs/splice.c, pipe_buffer page references).
  * Run: ./advanced_splice_zero_copy [--size SIZE]
@@ -27,7 +27,6 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -199,35 +198,6 @@ static void pin_to_one_cpu(void)
         printf("[main] could not pin to one CPU: timings include cross-CPU wake-ups\n");
 }
 
-static void show_tee(const char *src)
-{
-    int a[2], b[2], held_a, held_b;
-    static char from_a[CHUNK], from_b[CHUNK];
-    ssize_t n;
-
-    if (pipe(a) == -1 || pipe(b) == -1)
-        die_errno("pipe");
-    if (write_full(a[1], src, CHUNK) == -1)
-        die_errno("write to pipe");
-    /* tee() adds a reference to each pipe_buffer's page in the second pipe. */
-    if ((n = tee(a[0], b[1], INT_MAX, SPLICE_F_NONBLOCK)) == -1)
-        die_errno("tee");
-    if (ioctl(a[0], FIONREAD, &held_a) == -1 || ioctl(b[0], FIONREAD, &held_b) == -1)
-        die_errno("ioctl FIONREAD");
-    printf("[tee] tee() duplicated %zd bytes; pipe A still holds %d, pipe B now holds %d:"
-           " the slots share pages, nothing was consumed or copied\n",
-           n, held_a, held_b);
-    if (read_full(a[0], from_a, CHUNK) != CHUNK || read_full(b[0], from_b, CHUNK) != CHUNK)
-        die_errno("read from pipe");
-    printf("[tee] drained both pipes: contents %s\n",
-           memcmp(from_a, from_b, CHUNK) == 0 && memcmp(from_a, src, CHUNK) == 0 ? "identical"
-                                                                                 : "DIFFER");
-    for (int i = 0; i < 2; i++) {
-        close(a[i]);
-        close(b[i]);
-    }
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -297,7 +267,6 @@ int main(int argc, char *argv[])
         "[vmsplice] without SPLICE_F_GIFT the pages stay the producer's: it must not touch them until"
         " they are consumed\n[vmsplice] SPLICE_F_GIFT gives them away for good (page-aligned, never"
         " touched again), but SPLICE_F_MOVE, which would use the gift, is a no-op since Linux 2.6.21\n");
-    show_tee(src);
     close(sink);
     free(copy_buf);
     free(src);

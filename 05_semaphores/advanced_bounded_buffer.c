@@ -12,15 +12,13 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
-#include "proc.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #define MAX_PRODUCERS 8
@@ -82,28 +80,29 @@ static struct item take(struct ring *r)
     return it;
 }
 
-/* A worker sleeping in sem_wait would outlive a parent killed meanwhile: the kernel is
- * asked to end it with the parent (Linux only); getppid() catches a parent already gone. */
-static void die_with_parent(pid_t parent)
+struct producer_job {
+    struct ring *ring;
+    int items;
+};
+
+/* Producers and consumers are worker processes (workers.h), which exit 0 when these return. */
+static void producer(void *arg, int id)
 {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-        _exit(1);
+    const struct producer_job *job = arg;
+
+    for (int s = 0; s < job->items; s++)
+        put(job->ring, (struct item){.producer = id, .seq = s});
 }
 
-static noreturn void producer(struct ring *r, int id, int items)
+static void consumer(void *arg, int id)
 {
-    for (int s = 0; s < items; s++)
-        put(r, (struct item){.producer = id, .seq = s});
-    exit(0);
-}
+    struct ring *r = arg;
 
-static noreturn void consumer(struct ring *r, int id)
-{
     for (;;) {
         struct item it = take(r);
 
         if (it.seq == STOP)
-            exit(0);
+            return;
         atomic_fetch_add(&r->consumed[it.producer][it.seq], 1);
         atomic_fetch_add(&r->taken_by[id], 1);
     }
@@ -137,8 +136,7 @@ int main(int argc, char *argv[])
         {NULL, 0, NULL, 0},
     };
     long producers = 3, consumers = 2, items = 20000, slots = 8;
-    pid_t pids[MAX_PRODUCERS + MAX_CONSUMERS];
-    pid_t parent = getpid();
+    struct workers w = {0};
     struct ring *r;
     int c;
 
@@ -165,25 +163,16 @@ int main(int argc, char *argv[])
     printf("[parent] ring of %ld slots: empty = %ld, full = 0, mutex = 1\n", slots, slots);
     printf("[parent] %ld producers x %ld items, %ld consumers\n", producers, items, consumers);
 
-    for (int i = 0; i < consumers; i++)
-        if ((pids[i] = fork_or_die()) == 0) {
-            die_with_parent(parent);
-            consumer(r, i);
-        }
-    for (int i = 0; i < producers; i++)
-        if ((pids[consumers + i] = fork_or_die()) == 0) {
-            die_with_parent(parent);
-            producer(r, i, (int)items);
-        }
-    for (int i = 0; i < producers; i++)
-        if (reap_child(pids[consumers + i], "parent") != 0)
-            die("a producer failed");
+    workers_start(&w, (int)consumers, consumer, r); /* workers 0 .. consumers-1 */
+    int first_producer =
+        workers_start(&w, (int)producers, producer, &(struct producer_job){r, (int)items});
+    if (workers_reap(&w, first_producer, (int)producers, "parent") != 0)
+        die("a producer failed");
     printf("[parent] every producer is done; one STOP item per consumer\n");
     for (int i = 0; i < consumers; i++)
         put(r, (struct item){.producer = 0, .seq = STOP});
-    for (int i = 0; i < consumers; i++)
-        if (reap_child(pids[i], "parent") != 0)
-            die("a consumer failed");
+    if (workers_reap(&w, 0, (int)consumers, "parent") != 0)
+        die("a consumer failed");
     for (int i = 0; i < consumers; i++)
         printf("[parent] consumer %d took %ld items\n", i, atomic_load(&r->taken_by[i]));
     if (!check_all(r, (int)producers, (int)items))

@@ -5,7 +5,7 @@
  * consumer reports every item it takes as one line written with one write(2), so lines of
  * different consumers never mix.  A STOP item per consumer ends them; the parent prints
  * the total once every child is reaped.  On a stop signal the parent stops and reaps them all,
- * removes the set and dies of that signal.
+ * removes the set and dies of that signal (the cleanup registry does it: workers.h).
  * Guide part: exercise 2 (intermediate).
  * Run: ./solution_bounded_buffer [--producers P] [--consumers C] [--items K] [--slots S]
  */
@@ -14,14 +14,13 @@
 #include "cleanup.h"
 #include "io.h"
 #include "proc.h"
+#include "workers.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/sem.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_SLOTS 1024
@@ -61,8 +60,10 @@ static void produce(struct ring *r, long producer, long seq)
     op(FULL, +1);
 }
 
-static noreturn void consumer(struct ring *r, long id)
+/* A worker (workers.h): returns, and so exits 0, at its STOP item. */
+static void consumer(void *arg, int id)
 {
+    struct ring *r = arg;
     char line[80];
 
     for (;;) {
@@ -77,72 +78,24 @@ static noreturn void consumer(struct ring *r, long id)
         op(MUTEX, +1);
         op(EMPTY, +1);
         if (producer < 0)
-            exit(0);
-        len = snprintf(line, sizeof line, "consumer %ld took %ld:%ld\n", id, producer, seq);
+            return;
+        len = snprintf(line, sizeof line, "consumer %d took %ld:%ld\n", id, producer, seq);
         if (write_full(STDOUT_FILENO, line, (size_t)len) == -1)
             die_errno("write to stdout");
     }
 }
 
-static pid_t children[2 * MAX_PROCS]; /* 0 once reaped */
-static int nchildren;
+struct producer_job {
+    struct ring *ring;
+    long items;
+};
 
-/* SIGTERM, SIGINT or SIGHUP: stop and reap every child still there, let the registry remove
- * the set, die of the signal.  Up to 32 children and the set are one entry more than the
- * registry holds, so the children are this handler's, not cleanup_add_child's. */
-static void on_stop(int sig)
+static void producer(void *arg, int id)
 {
-    for (int i = 0; i < nchildren; i++)
-        if (children[i] > 0)
-            kill(children[i], SIGTERM);
-    for (int i = 0; i < nchildren; i++)
-        while (children[i] > 0 && waitpid(children[i], NULL, 0) == -1 && errno == EINTR)
-            ;
-    cleanup_run();
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
+    const struct producer_job *job = arg;
 
-static pid_t start_child(void)
-{
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigset_t saved;
-    pid_t pid;
-
-    stop_signals_hold(&saved); /* the handler must know every child it may have to stop */
-    pid = fork_or_die();
-    if (pid > 0) {
-        children[nchildren++] = pid;
-        sigfillset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-    } else {
-        signal(SIGTERM, SIG_DFL); /* a child just dies of it */
-        signal(SIGINT, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-    }
-    stop_signals_release(&saved);
-    return pid;
-}
-
-/* Waits for child i without reaping it (WNOWAIT), then reaps it with the stop signals held,
- * so the handler never signals a pid that is no longer ours. */
-static void reap_child_at(int i)
-{
-    siginfo_t info;
-    sigset_t saved;
-    int status;
-
-    while (waitid(P_PID, (id_t)children[i], &info, WEXITED | WNOWAIT) == -1)
-        if (errno != EINTR)
-            die_errno("waitid");
-    stop_signals_hold(&saved);
-    status = reap_quietly(children[i]);
-    children[i] = 0;
-    stop_signals_release(&saved);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        die("a child: %s", fmt_wait_status(status).s);
+    for (long s = 0; s < job->items; s++)
+        produce(job->ring, id, s);
 }
 
 int main(int argc, char *argv[])
@@ -157,6 +110,7 @@ int main(int argc, char *argv[])
     };
     long producers = 2, consumers = 2, items = 1000, slots = 4;
     unsigned short values[NSEMS];
+    struct workers w = {0};
     struct ring *r;
     int c;
 
@@ -183,22 +137,18 @@ int main(int argc, char *argv[])
     if (argc == 1) /* narration only in the demo: with options stdout is the result alone */
         printf("[parent] %ld producers x %ld items, %ld consumers, %ld slots\n", producers, items,
                consumers, slots);
-    fflush(stdout);                      /* before fork, and before the children's write(2) lines */
-    for (long i = 0; i < consumers; i++) /* children 0 .. C-1 */
-        if (start_child() == 0)
-            consumer(r, i);
-    for (long i = 0; i < producers; i++) /* children C .. C+P-1 */
-        if (start_child() == 0) {
-            for (long s = 0; s < items; s++)
-                produce(r, i, s);
-            exit(0);
-        }
-    for (long i = 0; i < producers; i++)
-        reap_child_at((int)(consumers + i));
+    /* Before fork, and before the children's write(2) lines.  A stop signal from now on: the
+     * cleanup registry stops and reaps every child (workers.h), then removes the set. */
+    fflush(stdout);
+    workers_start(&w, (int)consumers, consumer, r); /* workers 0 .. C-1 */
+    int first_producer =
+        workers_start(&w, (int)producers, producer, &(struct producer_job){r, items});
+    if (workers_reap(&w, first_producer, (int)producers, NULL) != 0)
+        die("a producer failed");
     for (long i = 0; i < consumers; i++)
         produce(r, -1, 0); /* one STOP for each consumer */
-    for (long i = 0; i < consumers; i++)
-        reap_child_at((int)i);
+    if (workers_reap(&w, 0, (int)consumers, NULL) != 0)
+        die("a consumer failed");
     printf("total %ld\n", producers * items);
     munmap(r, sizeof *r);
     return 0;

@@ -594,10 +594,9 @@ static bool file_mentions(const char *path, const char *word)
     return found;
 }
 
-/* For --threads-only: does the program start threads, itself or through a module of its
- * chapter that it includes ("ring.h" beside ring.c)?  ThreadSanitizer has nothing to say
- * about a program with one thread. */
-static bool starts_threads(const char *dir, const char *file)
+/* Does the program's source, or a module of its chapter that it includes ("ring.h" beside
+ * ring.c), hold one of `words`?  A source that cannot be read does (let the run report it). */
+static bool source_mentions(const char *dir, const char *file, const char *const words[])
 {
     char path[PATH_MAX + 256], line[1024];
     bool found = false;
@@ -605,19 +604,38 @@ static bool starts_threads(const char *dir, const char *file)
 
     snprintf(path, sizeof path, "%s/%s", dir, file);
     if ((f = fopen(path, "r")) == NULL)
-        return true; /* let the run report it */
+        return true;
     while (!found && fgets(line, sizeof line, f) != NULL) {
         char module[128];
 
-        if (strstr(line, "pthread_create") != NULL || strstr(line, "thrd_create") != NULL)
-            found = true;
-        else if (sscanf(line, "#include \"%120[a-z0-9_].h\"", module) == 1) {
+        for (size_t i = 0; !found && words[i] != NULL; i++)
+            found = strstr(line, words[i]) != NULL;
+        if (!found && sscanf(line, "#include \"%120[a-z0-9_].h\"", module) == 1) {
             snprintf(path, sizeof path, "%s/%s.c", dir, module);
-            found = file_mentions(path, "pthread_create");
+            for (size_t i = 0; !found && words[i] != NULL; i++)
+                found = file_mentions(path, words[i]);
         }
     }
     fclose(f);
     return found;
+}
+
+/* For --threads-only: does the program start threads?  ThreadSanitizer has nothing to say
+ * about a program with one thread. */
+static bool starts_threads(const char *dir, const char *file)
+{
+    static const char *const words[] = {"pthread_create", "thrd_create", NULL};
+
+    return source_mentions(dir, file, words);
+}
+
+/* Does the program name sockets (a loopback port, an abstract or a path name)?  Only such a
+ * program's cases get a network namespace each: making one costs a few milliseconds. */
+static bool names_sockets(const char *dir, const char *file)
+{
+    static const char *const words[] = {"bind(", "connect(", NULL};
+
+    return source_mentions(dir, file, words);
 }
 
 static void add_program(const char *dir, const char *file)
@@ -633,6 +651,7 @@ static void add_program(const char *dir, const char *file)
     snprintf(p->dir, sizeof p->dir, "%s", dir);
     snprintf(p->chapter, sizeof p->chapter, "%s", strrchr(dir, '/') + 1);
     snprintf(p->name, sizeof p->name, "%.*s", (int)(strlen(file) - 2), file);
+    p->names_sockets = names_sockets(dir, file);
     if (opt.bin == NULL)
         snprintf(p->bin, sizeof p->bin, "%s/%s", dir, p->name);
     else if (realpath(opt.bin, p->bin) == NULL)         /* programs run in their own directory */
@@ -791,7 +810,9 @@ int main(int argc, char *argv[])
     for (size_t p = 0; p < nprograms; p++)
         plan_program(p);
     printf("examples: %zu cases of %zu programs, %u at a time, %s\n", njobs, nprograms, opt.jobs,
-           opt.namespaces ? "each in its own namespaces" : "machine-wide");
+           !opt.namespaces ? "machine-wide"
+           : opt.netns     ? "each in its own namespaces (a network too where it names sockets)"
+                           : "each in its own namespaces");
     fflush(stdout);
     run_all();
     judge_symptoms();

@@ -33,6 +33,7 @@ struct program {
     char dir[PATH_MAX];       /* absolute chapter folder */
     char name[128];           /* "basic_pipe_fork" */
     char bin[PATH_MAX + 200]; /* what is run */
+    bool names_sockets;       /* its source calls bind() or connect(): a network each case */
 };
 
 struct options {
@@ -44,6 +45,7 @@ struct options {
     bool light;                   /* --light: sanitizers; light-args: apply */
     bool no_namespaces;           /* --no-namespaces: the serial fallback */
     bool namespaces;              /* isolation in use */
+    bool netns;                   /* and with a network namespace per case */
     bool verbose;                 /* --verbose: show the output of passing cases too */
     bool threads_only;            /* --threads-only: programs that start threads (for TSan) */
     bool quick;                   /* --quick: with --valgrind, solutions' checker cases natively */
@@ -61,13 +63,16 @@ extern struct options opt;
 /* ---- isolate.c ----------------------------------------------------------- */
 
 /* Tries the isolation in a throwaway child; true if it works here.  On
- * false, `why` says what was refused. */
+ * false, `why` says what was refused.  Sets opt.netns when a network
+ * namespace per case works too (else says so once: the cases then share
+ * the machine's network). */
 bool isolation_works(char *why, size_t size);
 /* In the case's runner: new user (unless root), IPC and mount namespaces,
+ * a network namespace with `lo` up if `netns`,
  * private tmpfs on /tmp and /dev/shm, an mqueue filesystem on `mq_dir`.
  * Paths under /tmp that the case needs (the collection, a student's
  * binary) are bound back.  -1 with a message on failure. */
-int isolation_enter(const char *mq_dir, char *err, size_t size);
+int isolation_enter(const char *mq_dir, bool netns, char *err, size_t size);
 /* Fallback mode: find (or mount) the mqueue filesystem for listings. */
 void fallback_find_mqueue(void);
 

@@ -4,9 +4,13 @@
  * a POSIX message queue filesystem that only it uses: whatever is there
  * after the run was left by the program, and all of it vanishes with the
  * namespaces.  Another process on the machine can neither be blamed nor
- * touched.  As root the runner unshares the IPC and mount namespaces
- * directly; as a normal user it first enters a new user namespace in which
- * it keeps its own uid (so the program still runs as that normal user).
+ * touched.  A network namespace of its own, with only `lo` in it (brought
+ * up), lets parallel cases of a program that names sockets bind the same
+ * loopback port or abstract UNIX socket name; where one is refused, cases
+ * share the machine's network as before.  As root the runner unshares the IPC, mount and network
+ * namespaces directly; as a normal user it first enters a new user namespace
+ * in which it keeps its own uid (so the program still runs as that normal
+ * user) and owns the new namespaces.
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -15,11 +19,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -181,7 +188,29 @@ static int bind_back(const struct kept *k)
     return mount(source, k->path, NULL, MS_BIND | MS_REC, NULL);
 }
 
-int isolation_enter(const char *mq_dir, char *err, size_t size)
+/* A new network namespace holds only a loopback device, and it is down:
+ * set IFF_UP on it, as `ip link set lo up` does (through any socket of the
+ * namespace: the ioctl names the device). */
+static int bring_up_loopback(void)
+{
+    struct ifreq ifr = {0};
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+    }
+    if (fd >= 0) {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+    }
+    return rc;
+}
+
+int isolation_enter(const char *mq_dir, bool netns, char *err, size_t size)
 {
     struct kept kept[2];
     size_t nkept = 0;
@@ -190,8 +219,12 @@ int isolation_enter(const char *mq_dir, char *err, size_t size)
 
     if (geteuid() != 0 && enter_user_namespace() == -1)
         goto out;
-    step = "unshare(CLONE_NEWIPC | CLONE_NEWNS)";
-    if (unshare(CLONE_NEWIPC | CLONE_NEWNS) == -1)
+    step = netns ? "unshare(CLONE_NEWIPC | CLONE_NEWNS | CLONE_NEWNET)"
+                 : "unshare(CLONE_NEWIPC | CLONE_NEWNS)";
+    if (unshare(CLONE_NEWIPC | CLONE_NEWNS | (netns ? CLONE_NEWNET : 0)) == -1)
+        goto out;
+    step = "bring up lo in the new network namespace";
+    if (netns && bring_up_loopback() == -1)
         goto out;
     step = "make / private";
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == -1)
@@ -221,7 +254,8 @@ out:
     return rc;
 }
 
-bool isolation_works(char *why, size_t size)
+/* One probe, in a throwaway child: does isolation_enter() work here? */
+static bool probe(bool netns, char *why, size_t size)
 {
     char mq_dir[CASE_PATH];
     int status, pipefd[2];
@@ -238,7 +272,7 @@ bool isolation_works(char *why, size_t size)
         char err[256] = "";
 
         close(pipefd[0]);
-        if (isolation_enter(mq_dir, err, sizeof err) == -1) {
+        if (isolation_enter(mq_dir, netns, err, sizeof err) == -1) {
             (void)!write(pipefd[1], err, strlen(err));
             _exit(1);
         }
@@ -251,6 +285,21 @@ bool isolation_works(char *why, size_t size)
     waitpid(pid, &status, 0);
     rmdir(mq_dir);
     return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool isolation_works(char *why, size_t size)
+{
+    char net_why[512];
+
+    opt.netns = probe(true, net_why, sizeof net_why);
+    if (opt.netns)
+        return true;
+    if (!probe(false, why, size))
+        return false;
+    printf("examples: note: no network namespace per case (%s): cases share the machine's "
+           "loopback ports and abstract UNIX socket names\n",
+           net_why);
+    return true;
 }
 
 /* Fallback mode: POSIX message queues can only be listed where the mqueue

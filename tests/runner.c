@@ -766,7 +766,7 @@ void run_case(const struct program *prog, const struct expect_case *c, const cha
     snprintf(mq_dir, sizeof mq_dir, "%s/mqueue", case_dir);
     if (opt.namespaces) {
         mkdir(mq_dir, 0700);
-        if (isolation_enter(mq_dir, err, sizeof err) == -1) {
+        if (isolation_enter(mq_dir, opt.netns && prog->names_sockets, err, sizeof err) == -1) {
             append(&o->problems, "could not isolate the case: %s; ", err);
             return;
         }

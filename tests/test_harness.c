@@ -5,7 +5,9 @@
  * right and every one of its cases, one for each directive, must pass;
  * basic_wrong is wrong in one way per case and each case must fail, for
  * the reason named here; basic_fdleak leaks a descriptor that only the
- * valgrind run may see.  Two more tests check that the harness neither
+ * valgrind run may see; solution_quick says whether valgrind runs it, which
+ * --quick decides per case; basic_netns binds a fixed abstract UNIX name
+ * and loopback port in cases that overlap.  Two more tests check that the harness neither
  * blames nor touches what another process keeps in /tmp and in System V
  * IPC while it runs, and that the fallback mode, without namespaces,
  * reports an object without removing it.
@@ -262,6 +264,57 @@ START_TEST(threads_only_keeps_the_threaded_programs)
 }
 END_TEST
 
+/* --quick (VALGRIND=quick in CI): a solution's demo and its signal cases under valgrind, its
+ * other cases (the checker's inputs) natively.  solution_quick.expect holds only so; under
+ * --valgrind alone its checker input must fail, since it ran under valgrind. */
+START_TEST(quick_runs_only_a_solutions_checker_inputs_natively)
+{
+    const char *quick[] = {"--valgrind", "--quick", "--only", "solution_quick", "selftest", NULL};
+    const char *full[] = {"--valgrind", "--only", "solution_quick", "selftest", NULL};
+    char *out;
+
+    ck_assert_msg(run_examples(&out, quick) == 0, "%s", out);
+    ck_assert_msg(report_line(out, "ok  ", "solution_quick", "(no arguments)") != NULL, "%s", out);
+    ck_assert_msg(report_line(out, "ok  ", "solution_quick", "a checker input runs natively") !=
+                      NULL,
+                  "%s", out);
+    ck_assert_msg(report_line(out, "ok  ", "solution_quick", "a stop path runs under valgrind") !=
+                      NULL,
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(run_examples(&out, full), 1);
+    const char *line = report_line(out, "FAIL", "solution_quick", "a checker input runs natively");
+    ck_assert_msg(line != NULL && line_has(line, "stdout is not exactly the lines expected"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "examples: 4 passed, 1 failed, 0 skipped\n") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
+/* A network namespace per case of a program that names sockets (basic_netns calls bind()):
+ * three cases, two at a time, bind the same abstract UNIX name and loopback port, and each
+ * sees no UNIX socket but its own.  Where the machine
+ * refuses a network namespace, the harness must say so (and the cases share the network). */
+START_TEST(parallel_cases_have_a_network_each)
+{
+    const char *args[] = {"-j", "2", "--only", "basic_netns", "selftest", NULL};
+    char *out;
+    int rc = run_examples(&out, args);
+
+    if (strstr(out, "examples: note: no network namespace per case (") != NULL) {
+        printf("test_harness: the machine refuses a network namespace per case: not tested\n");
+        free(out);
+        return;
+    }
+    ck_assert_msg(rc == 0, "%s", out);
+    ck_assert_msg(strstr(out, "2 at a time, each in its own namespaces (a network too where it "
+                              "names sockets)\n") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "examples: 5 passed, 0 failed, 0 skipped\n") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 START_TEST(the_fallback_mode_reports_but_removes_nothing)
 {
     const char *args[] = {"--no-namespaces",    "--only",   "basic_wrong", "--case",
@@ -296,6 +349,8 @@ int main(void)
     tcase_add_test(tc, every_mistake_is_caught_for_its_reason);
     tcase_add_test(tc, a_hang_names_what_to_look_at);
     tcase_add_test(tc, an_open_descriptor_fails_only_under_valgrind);
+    tcase_add_test(tc, quick_runs_only_a_solutions_checker_inputs_natively);
+    tcase_add_test(tc, parallel_cases_have_a_network_each);
     tcase_add_test(tc, what_others_keep_is_neither_blamed_nor_touched);
     tcase_add_test(tc, the_fallback_mode_reports_but_removes_nothing);
     suite_add_tcase(s, tc);
