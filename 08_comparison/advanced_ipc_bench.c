@@ -75,13 +75,22 @@ static long timed_rounds(const struct bench_config *cfg, uint64_t size)
     return cfg->rounds < limit ? cfg->rounds : limit;
 }
 
+/* Warm-up round trips: rounds/10 + 10, but never more than the timed ones, so that 1 MiB
+ * messages (16 timed) do not spend most of their row warming up. */
+static long warmup_rounds(const struct bench_config *cfg, uint64_t size)
+{
+    long warm = cfg->rounds / 10 + 10, timed = timed_rounds(cfg, size);
+
+    return warm < timed ? warm : timed;
+}
+
 /* Side 1: echoes the round trips, then checks the stream and acknowledges it.  Exit status
  * 0, or 1 after saying what went wrong. */
 static noreturn void peer(const struct bench_config *cfg, struct transport *t, uint64_t size,
                           int cpu)
 {
     unsigned char *buf = alloc_pages(size), *want = alloc_pages(size);
-    long trips = cfg->rounds / 10 + 10 + timed_rounds(cfg, size);
+    long trips = warmup_rounds(cfg, size) + timed_rounds(cfg, size);
     uint64_t messages = stream_messages(cfg, size);
 
     if (cfg->csv_out != NULL && cfg->csv_out != stdout)
@@ -114,7 +123,7 @@ static void drive(const struct bench_config *cfg, struct transport *t, struct be
                   double *samples)
 {
     unsigned char *buf = alloc_pages(row->size), *back = alloc_pages(row->size);
-    long warm = cfg->rounds / 10 + 10, timed = timed_rounds(cfg, row->size);
+    long warm = warmup_rounds(cfg, row->size), timed = timed_rounds(cfg, row->size);
     uint64_t messages = stream_messages(cfg, row->size), ack = 0, start;
     size_t stamped = row->size < 8 ? (size_t)row->size : 8;
 

@@ -77,7 +77,8 @@ void describe_machine(const struct bench_config *cfg)
                "(this process may use one CPU)\n",
                cfg->cpu[0]);
     printf("[bench] method: a fresh pair of processes per row; %ld warm-up round trips, then "
-           "%ld timed (fewer for big messages: at most 16 MiB each way, at least 20); a stream "
+           "%ld timed (fewer for big messages: at most 16 MiB each way, at least 20; never more "
+           "warm-up than timed); a stream "
            "of %s (at most %ld messages) per row, every byte checked; every transport blocks "
            "but shm-spin-ring, which spins (yields on one core); eventfd+shm and sigqueue+shm "
            "are notify-only (the bytes go through shared memory)\n",
@@ -271,7 +272,7 @@ static int by_p50(const void *a, const void *b)
 
 static void print_cell(const struct bench_row *r)
 {
-    printf(" | %5zu %7.1f %7.1f %7.1f %7.1f %7.1f %8.1f %8.0f %6.3f", r->rt.n, r->rt.p50, r->rt.p90,
+    printf(" | %5zu %8.1f %8.1f %8.1f %8.1f %8.1f %8.1f %8.0f %6.3f", r->rt.n, r->rt.p50, r->rt.p90,
            r->rt.p99, r->rt.p999, r->rt.max, r->mb_per_s, r->msgs_per_s,
            r->cpu_parent_s + r->cpu_child_s);
 }
@@ -297,7 +298,7 @@ static size_t pairs_of_size(const struct bench_row *rows, size_t nrows, uint64_t
  * one-core median. */
 void print_tables(const struct bench_config *cfg, struct bench_row *rows, size_t nrows)
 {
-    static const char columns[] = " |     n     p50     p90     p99   p99.9     max     MB/s"
+    static const char columns[] = " |     n      p50      p90      p99    p99.9      max     MB/s"
                                   "    msg/s  cpu_s";
     struct bench_row *pairs = calloc(nrows, sizeof *pairs);
 
@@ -309,7 +310,7 @@ void print_tables(const struct bench_config *cfg, struct bench_row *rows, size_t
         printf("\n%s messages: round trip in us, stream in MB/s (10^6 B/s) and messages/s, "
                "cpu_s = CPU seconds of both sides for the row\n",
                fmt_bytes(cfg->sizes[s]).s);
-        printf("%-15s | %-69s | %s\n", "", cfg->pinned ? "one core" : "not pinned",
+        printf("%-15s | %-74s | %s\n", "", cfg->pinned ? "one core" : "not pinned",
                cfg->placements == 2 ? (cfg->pinned ? "two cores" : "not pinned") : "");
         printf("%-15s%s%s\n", "mechanism", columns, cfg->placements == 2 ? columns : "");
         for (size_t i = 0; i < n; i += 2) {
