@@ -86,10 +86,14 @@ static long pipe_parent(int in, int out, uint64_t start)
     long rounds = 0;
 
     while (elapsed_ns(start) < ROW_MS * 1000000ULL) {
+        ssize_t got;
+
         if (write_full(out, &byte, 1) == -1)
             die_errno("write");
-        if (read_full(in, &byte, 1) != 1)
+        if ((got = read_full(in, &byte, 1)) == -1)
             die_errno("read");
+        if (got == 0)
+            die("the peer ended before its reply");
         rounds++;
     }
     return rounds; /* the caller's close() is the peer's EOF */

@@ -191,14 +191,17 @@ int main(int argc, char *argv[])
 
         for (long r = 1; r <= warmup + rounds; r++) {
             uint64_t start;
+            ssize_t got;
 
             for (size_t i = 0; i < size; i++)
                 out[i] = (unsigned char)(i * 7 + (size_t)r); /* differs every round trip */
             start = now_ns();
             if (write(request[1], out, size) != (ssize_t)size)
                 die_errno("write a request");
-            if (read_full(reply[0], in, size) != (ssize_t)size)
+            if ((got = read_full(reply[0], in, size)) == -1)
                 die_errno("read a reply");
+            if (got != (ssize_t)size)
+                die("%zu bytes: round trip %ld: the child ended before its reply", size, r);
             if (r > warmup)
                 ns[r - warmup - 1] = elapsed_ns(start);
             for (size_t i = 0; i < size; i++)
