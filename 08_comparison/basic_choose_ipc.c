@@ -146,6 +146,8 @@ static int ask(int node)
             warn_msg("end of input before an answer to: %s", tree[node].question);
             exit(2);
         }
+        if (strlen(line) < (size_t)len) /* a NUL byte: "y\0no" is no answer */
+            line[0] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
         if (strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0)
             yes = 1;
