@@ -37,7 +37,7 @@ static const struct node tree[] = {
     {NULL, "TCP sockets (UDP where losing a message is fine)", 0, 0,
      "only sockets leave the machine; TCP_NODELAY for request/reply, or Nagle's "
      "algorithm holds small replies back",
-     "08_comparison/advanced_ipc_bench", "tcp"},
+     "06_sockets/basic_tcp_echo, 06_sockets/pitfall_nagle_delay, 06_sockets/basic_udp", "tcp"},
     /* 2 */
     {"bulk", "Is the traffic bulk data (MiB per exchange) rather than small messages?", 3, 6, 0, 0,
      0},
@@ -46,7 +46,8 @@ static const struct node tree[] = {
     {NULL, "a single-producer single-consumer ring in shared memory", 0, 0,
      "no copy through the kernel and no system call while both keep up; a futex or "
      "semaphore only when one side must sleep",
-     "04_shared_memory/advanced_spsc_ring, 04_shared_memory/advanced_ring_round_trip", "shm-futex"},
+     "04_shared_memory/advanced_spsc_ring, 04_shared_memory/advanced_ring_round_trip",
+     "shm-spin-ring,shm-futex"},
     /* 5 */
     {NULL, "shared memory with process-shared locks or semaphores", 0, 0,
      "many writers need mutual exclusion; a robust mutex survives an owner that dies",
@@ -57,7 +58,9 @@ static const struct node tree[] = {
     /* 7 */
     {NULL, "a UNIX-domain socket with SCM_RIGHTS", 0, 0,
      "only a UNIX-domain socket carries descriptors; the receiver gets its own copy",
-     "04_shared_memory/basic_memfd, 03_mailboxes/advanced_right_transfer", "unix-seqpacket"},
+     "06_sockets/advanced_fd_passing, 04_shared_memory/basic_memfd, "
+     "03_mailboxes/advanced_right_transfer",
+     "unix-seqpacket"},
     /* 8 */ {"priorities", "Must the reader take messages by priority or by type?", 9, 17, 0, 0, 0},
     /* 9 */
     {NULL, "a POSIX message queue (priorities) or a System V queue (types)", 0, 0,
@@ -73,7 +76,9 @@ static const struct node tree[] = {
     {NULL, "socketpair(SOCK_SEQPACKET), or a pipe in packet mode (O_DIRECT)", 0, 0,
      "a byte stream merges and splits writes; a packet pipe keeps writes up to "
      "PIPE_BUF whole",
-     "01_pipes/advanced_packet_pipe, 03_mailboxes/basic_port_send_receive", "unix-seqpacket"},
+     "06_sockets/advanced_seqpacket, 01_pipes/advanced_packet_pipe, "
+     "03_mailboxes/basic_port_send_receive",
+     "unix-seqpacket"},
     /* 13 */
     {NULL, "a pipe", 0, 0,
      "the simplest: no name, no cleanup, and among the fastest 64-byte round trips on one "
@@ -85,12 +90,14 @@ static const struct node tree[] = {
     {NULL, "a UNIX-domain stream socket bound to a path", 0, 0,
      "accept() gives each client its own connection; a FIFO server needs a reply FIFO "
      "per client and tells clients apart only by what they write",
-     "01_pipes/advanced_fifo_server, 02_message_queues/advanced_rpc_reply_queues", "unix-stream"},
+     "06_sockets/basic_unix_stream, 06_sockets/advanced_epoll_server, "
+     "01_pipes/advanced_fifo_server (the FIFO way, for contrast)",
+     "unix-stream"},
     /* 16 */
     {NULL, "a FIFO (named pipe)", 0, 0,
      "a pipe that unrelated processes meet by path name; open() waits for the other "
      "end",
-     "01_pipes/basic_fifo", "pipe"},
+     "01_pipes/basic_fifo", "fifo"},
     /* 17 */
     {"persistent", "Must messages wait in the kernel with no process attached (sender gone)?", 18,
      10, 0, 0, 0},
@@ -139,6 +146,8 @@ static int ask(int node)
             warn_msg("end of input before an answer to: %s", tree[node].question);
             exit(2);
         }
+        if (strlen(line) < (size_t)len) /* a NUL byte: "y\0no" is no answer */
+            line[0] = '\0';
         line[strcspn(line, "\r\n")] = '\0';
         if (strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0)
             yes = 1;

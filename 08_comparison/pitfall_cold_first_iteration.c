@@ -59,9 +59,12 @@ static double receive_us(int from_peer, char *buf, long *faults)
 {
     long before = minor_faults();
     uint64_t start = now_ns();
+    ssize_t got = read_full(from_peer, buf, SIZE);
 
-    if (read_full(from_peer, buf, SIZE) != SIZE)
+    if (got == -1)
         die_errno("read from pipe");
+    if (got != SIZE)
+        die("the peer ended after %zd of %d bytes", got, SIZE);
     *faults = minor_faults() - before;
     return (double)elapsed_ns(start) / 1000.0;
 }

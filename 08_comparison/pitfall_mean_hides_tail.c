@@ -72,11 +72,14 @@ int main(int argc, char *argv[])
            ROUNDS, MSG, STALL_MS, STALL_EVERY);
     for (int i = 0; i < ROUNDS; i++) {
         uint64_t start = now_ns();
+        ssize_t got;
 
         if (write_full(request[1], msg, sizeof msg) == -1)
             die_errno("write a message");
-        if (read_full(reply[0], msg, sizeof msg) != (ssize_t)sizeof msg)
+        if ((got = read_full(reply[0], msg, sizeof msg)) == -1)
             die_errno("read the reply");
+        if (got != (ssize_t)sizeof msg)
+            die("the peer ended before its reply %d", i + 1);
         trip_us[i] = (double)elapsed_ns(start) / 1000.0;
         if (trip_us[i] >= 1000.0)
             slow++;

@@ -99,8 +99,12 @@ int main(int argc, char *argv[])
             char *list = optarg, *item;
 
             for (nsizes = 0; (item = strsep(&list, ",")) != NULL; nsizes++) {
+                const char *suffix = item + strspn(item, "0123456789");
+
                 if (nsizes == MAX_SIZES)
                     die_usage(usage, "--check: at most %d sizes", MAX_SIZES);
+                if (*suffix != '\0' && strcmp(suffix, "K") != 0 && strcmp(suffix, "M") != 0)
+                    die_usage(usage, "--check: '%s' is not digits with an optional K or M", item);
                 sizes[nsizes] = (size_t)cli_size(item, 1, MAX_SIZE, "--check", usage);
             }
         }

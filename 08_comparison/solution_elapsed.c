@@ -5,11 +5,14 @@
  * can jump: pitfall_wall_clock); the CPU time is what the kernel charged to the child, user
  * and system apart, returned by wait4() (the rusage of the waiting process itself would be
  * nearly zero).  The child's exit status is passed on, 128 + N for a signal, as shells do.
+ * Ctrl-C is the command's to take (ignored here while it runs, as time(1) does); a SIGTERM
+ * to this program alone ends the command first, so nothing is left running.
  * Guide part: exercise 5 (beginner).
  * Run: ./solution_elapsed     ./solution_elapsed sleep 0.2     ./solution_elapsed sh -c 'exit 3'
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "proc.h"
 #include "timing.h"
 
@@ -34,9 +37,11 @@ int main(int argc, char *argv[])
     static char *demo[] = {"sleep", "0.1", NULL};
     char **args;
     const char *command;
+    struct sigaction ignore = {.sa_handler = SIG_IGN};
     struct rusage ru;
     uint64_t start;
-    int status;
+    sigset_t saved;
+    int status, slot;
     pid_t child;
 
     /* "+": stop at the first operand, so that the command's own options stay its own. */
@@ -45,16 +50,29 @@ int main(int argc, char *argv[])
     args = optind == argc ? demo : argv + optind; /* alone, it times a short sleep */
     command = args[0];
 
+    stop_signals_hold(&saved); /* until the child is registered and SIGINT ignored */
     start = now_ns();
     child = fork_or_die();
     if (child == 0) {
+        stop_signals_release(&saved);
         execvp(command, args);
         warn_errno("cannot run %s", command);
         _exit(127); /* as a shell does for a command it cannot run */
     }
+    /* Ctrl-C and Ctrl-\ reach the whole process group: they are the command's to take, and
+     * this program stays to report what they did (time(1) and system() do the same).  A
+     * SIGTERM or SIGHUP to this program alone: the registry ends the command and reaps it
+     * first, then the signal is re-raised. */
+    sigemptyset(&ignore.sa_mask);
+    if (sigaction(SIGINT, &ignore, NULL) == -1 || sigaction(SIGQUIT, &ignore, NULL) == -1)
+        die_errno("sigaction");
+    if ((slot = cleanup_add_child(child)) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     while (wait4(child, &status, 0, &ru) == -1)
         if (errno != EINTR)
             die_errno("wait4");
+    cleanup_forget(slot);
     printf("[elapsed] %s: wall %.3f s, user %.3f s, system %.3f s\n", command,
            ns_to_s(elapsed_ns(start)), seconds(ru.ru_utime), seconds(ru.ru_stime));
     if (WIFSIGNALED(status)) {

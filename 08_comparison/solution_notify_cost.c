@@ -13,16 +13,19 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "io.h"
 #include "proc.h"
 #include "timing.h"
 
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -88,7 +91,8 @@ int main(int argc, char *argv[])
     long rounds = 1000, total;
     int cpus[2], ncpus;
     uint64_t start = 0, cpu_start = 0, wall, cpu;
-    pid_t child;
+    pid_t parent, child;
+    sigset_t saved;
     int opt;
 
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
@@ -115,10 +119,21 @@ int main(int argc, char *argv[])
     c.to_parent = c.spin ? -1 : eventfd(0, EFD_CLOEXEC);
     if (!c.spin && (c.to_child == -1 || c.to_parent == -1))
         die_errno("eventfd");
+    /* A parent stopped mid-run must not leave the child waiting for a turn that never comes
+     * (asleep in read() for ever, or spinning for ever): the cleanup registry ends and reaps
+     * it at SIGINT, SIGTERM or SIGHUP, and a SIGKILLed parent takes it along (PDEATHSIG).
+     * The stop signals are held from the fork until the child is registered. */
+    parent = getpid();
+    stop_signals_hold(&saved);
     child = fork_or_die();
     if (child == 0) {
         uint64_t child_start = 0;
 
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
+            die_errno("child: prctl(PR_SET_PDEATHSIG)");
+        if (getppid() != parent)
+            exit(1); /* it died before the prctl() */
+        stop_signals_release(&saved);
         if (ncpus == 2 && pin_to_cpu(cpus[1]) == -1)
             die_errno("child: pin to CPU %d", cpus[1]);
         for (unsigned r = 1; r <= (unsigned)total; r++) {
@@ -134,6 +149,9 @@ int main(int argc, char *argv[])
         }
         exit(0);
     }
+    if (cleanup_add_child(child) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     for (unsigned r = 1; r <= (unsigned)total; r++) {
         if (r == (unsigned)(total - rounds + 1)) { /* the warm-up is over */
             start = now_ns();

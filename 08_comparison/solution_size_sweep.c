@@ -52,30 +52,47 @@ static void print_line(unsigned long size, uint64_t *ns, size_t n)
            (unsigned long long)nearest_rank(ns, n, 99), (unsigned long long)ns[n - 1]);
 }
 
-/* --replay: lines "S T1 T2 ...", each a size and its round-trip times in nanoseconds. */
+/* Digits only (no sign, no blank), as a 64-bit number: the end of the digits, or NULL when
+ * there are none or they overflow.  strtoull() would skip blanks and take a sign. */
+static const char *digits(const char *p, uint64_t *value)
+{
+    const char *start = p;
+
+    for (*value = 0; *p >= '0' && *p <= '9'; p++) {
+        if (*value > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+            return NULL;
+        *value = *value * 10 + (uint64_t)(*p - '0');
+    }
+    return p == start ? NULL : p;
+}
+
+/* --replay: lines "S T1 T2 ...", each a size and its round-trip times in nanoseconds, one
+ * space or tab between two numbers. */
 static int replay(void)
 {
     static uint64_t ns[MAX_SAMPLES];
-    char *line = NULL, *p, *end;
+    char *line = NULL;
     size_t cap = 0;
+    ssize_t len;
     long lineno = 0;
 
-    while (getline(&line, &cap, stdin) != -1) {
-        unsigned long size;
+    while ((len = getline(&line, &cap, stdin)) != -1) {
+        const char *p, *end = line + len;
+        uint64_t size;
         size_t n = 0;
 
         lineno++;
-        size = strtoul(line, &end, 10);
-        if (end == line || size < 1 || size > MAX_SIZE)
+        if (end > line && end[-1] == '\n')
+            end--;
+        p = digits(line, &size);
+        if (p == NULL || size < 1 || size > MAX_SIZE)
             die("replay line %ld: a size from 1 to %d comes first", lineno, MAX_SIZE);
-        for (p = end; *p == ' ' || *p == '\t'; p = end) {
-            if (p[1] < '0' || p[1] > '9' || n == MAX_SAMPLES)
-                break;
-            ns[n++] = strtoull(p + 1, &end, 10);
-        }
-        if (n == 0 || (*p != '\n' && *p != '\0'))
-            die("replay line %ld: expected a size and 1 to %d times in ns", lineno, MAX_SAMPLES);
-        print_line(size, ns, n);
+        while (p != NULL && p < end && (*p == ' ' || *p == '\t') && n < MAX_SAMPLES)
+            p = digits(p + 1, &ns[n++]);
+        if (n == 0 || p != end) /* no time, a bad one, more than the most, or a NUL byte */
+            die("replay line %ld: expected a size and 1 to %d times in ns (digits)", lineno,
+                MAX_SAMPLES);
+        print_line((unsigned long)size, ns, n);
     }
     free(line);
     if (ferror(stdin))
@@ -135,8 +152,14 @@ int main(int argc, char *argv[])
             char *list = optarg, *item;
 
             for (nsizes = 0; (item = strsep(&list, ",")) != NULL; nsizes++) {
+                const char *suffix = item + strspn(item, "0123456789");
+
                 if (nsizes == MAX_SIZES)
                     die_usage(usage, "--sizes: at most %d sizes", MAX_SIZES);
+                /* digits and an optional K or M, as the exercise says: cli_size() alone
+                 * would also take "4k", "4KB" and "4KiB" */
+                if (*suffix != '\0' && strcmp(suffix, "K") != 0 && strcmp(suffix, "M") != 0)
+                    die_usage(usage, "--sizes: '%s' is not digits with an optional K or M", item);
                 sizes[nsizes] = (unsigned long)cli_size(item, 1, MAX_SIZE, "--sizes", usage);
             }
         }
@@ -168,14 +191,17 @@ int main(int argc, char *argv[])
 
         for (long r = 1; r <= warmup + rounds; r++) {
             uint64_t start;
+            ssize_t got;
 
             for (size_t i = 0; i < size; i++)
                 out[i] = (unsigned char)(i * 7 + (size_t)r); /* differs every round trip */
             start = now_ns();
             if (write(request[1], out, size) != (ssize_t)size)
                 die_errno("write a request");
-            if (read_full(reply[0], in, size) != (ssize_t)size)
+            if ((got = read_full(reply[0], in, size)) == -1)
                 die_errno("read a reply");
+            if (got != (ssize_t)size)
+                die("%zu bytes: round trip %ld: the child ended before its reply", size, r);
             if (r > warmup)
                 ns[r - warmup - 1] = elapsed_ns(start);
             for (size_t i = 0; i < size; i++)
