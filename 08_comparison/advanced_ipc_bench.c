@@ -173,6 +173,7 @@ static void measure_once(const struct bench_config *cfg, const char *name, uint6
     int cpu = cfg->cpu[placement];
     double self0 = cpu_seconds(RUSAGE_SELF), children0 = cpu_seconds(RUSAGE_CHILDREN);
     struct transport *t;
+    sigset_t saved;
     pid_t pid;
     int slot, status;
 
@@ -182,10 +183,15 @@ static void measure_once(const struct bench_config *cfg, const char *name, uint6
     t = transport_open(name);
     if (t == NULL)
         die_errno("[bench] opening %s", name);
+    /* Held from fork to registration: a stop signal in between would orphan the peer. */
+    stop_signals_hold(&saved);
     pid = fork_or_die();
-    if (pid == 0)
+    if (pid == 0) {
+        stop_signals_release(&saved);
         peer(cfg, t, size, cpu);
+    }
     slot = cleanup_add_child(pid);
+    stop_signals_release(&saved);
     transport_take_side(t, 0, pid);
     drive(cfg, t, row, samples);
     transport_close(t);
@@ -216,6 +222,7 @@ int main(int argc, char *argv[])
     struct bench_row *rows;
     double *samples;
     size_t nrows = 0, used = 0, probe_samples;
+    int csv_slot = -1;
 
     parse_bench_args(argc, argv, &cfg);
     for (size_t k = 0; k < transport_count; k++)
@@ -231,8 +238,13 @@ int main(int argc, char *argv[])
                       cfg.nsizes, cfg.full ? 2000 : probe_samples, &cfg.hw);
     if (!cfg.pinned)
         snprintf(cfg.hw.no_cacheline, sizeof cfg.hw.no_cacheline, "the CPUs could not be pinned");
-    if (cfg.csv != NULL)
+    /* The CSV is created before the first row, so a bad path fails at once, and it stays
+     * registered for removal until it is written: a run stopped early leaves no empty file. */
+    if (cfg.csv != NULL) {
         cfg.csv_out = open_csv(cfg.csv);
+        if (cfg.csv_out != stdout && (csv_slot = cleanup_add_path(cfg.csv)) == -1)
+            die_errno("registering %s", cfg.csv);
+    }
     describe_machine(&cfg);
     for (size_t k = 0; k < transport_count; k++) {
         if (!cfg.use[k])
@@ -248,6 +260,8 @@ int main(int argc, char *argv[])
     print_limit_tables(&cfg, rows, nrows);
     if (cfg.csv != NULL)
         write_csv(&cfg, cfg.csv_out, rows, nrows);
+    if (csv_slot != -1)
+        cleanup_forget(csv_slot);
     free(rows);
     free(samples);
     return 0;

@@ -227,6 +227,8 @@ void parse_bench_args(int argc, char *argv[], struct bench_config *cfg)
             cfg->full = true;
         else if (opt == 'R')
             repeat = cli_long(optarg, 1, MAX_REPEAT, "--repeat", bench_usage);
+        else if (*optarg == '\0')
+            die_usage(bench_usage, "--csv: an empty file name (- is stdout)");
         else
             cfg->csv = optarg;
     }
