@@ -10,7 +10,7 @@
  * On Ctrl-C make waits for its jobs and takes their tokens back.  Left out: -l load limits.
  * Guide part: real-world (GNU make jobserver: tokens, the implicit slot, MAKEFLAGS).
  * Run: ./advanced_jobserver [--jobs J] [--tasks N] [--style fifo|pipe]
- *      (advanced_jobserver_client, built beside it, runs the jobs)
+ *      (the jobs: advanced_jobserver_client and advanced_jobserver_gnu_make --job, beside it)
  */
 #define _GNU_SOURCE
 #include "common.h"
@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "timing.h"
 #include "meter.h"
+#include "sibling.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,13 +47,14 @@ struct slot {
 };
 
 struct make {
-    int rfd, wfd;                  /* the jobserver, blocking on the read side */
-    pid_t pid[MAX_SLOTS];          /* running children, 0 = free entry */
-    char name[MAX_SLOTS][16];      /* their job names */
-    struct slot slot[MAX_SLOTS];   /* the slot each of them runs on */
-    bool implicit_busy;            /* our own free slot is in use */
-    sigset_t wait_mask;            /* our mask with SIGCHLD let through */
-    const char *client, *meter_fd; /* what the jobs are exec'd with */
+    int rfd, wfd;                /* the jobserver, blocking on the read side */
+    pid_t pid[MAX_SLOTS];        /* running children, 0 = free entry */
+    char name[MAX_SLOTS][16];    /* their job names */
+    struct slot slot[MAX_SLOTS]; /* the slot each of them runs on */
+    bool implicit_busy;          /* our own free slot is in use */
+    sigset_t wait_mask;          /* our mask with SIGCHLD let through */
+    char *client, *plain;        /* what the jobs are exec'd: the recursive one, the others */
+    const char *meter_fd;        /* and the meter they count in */
 };
 
 /* A duplicate of the read end, closed by the SIGCHLD handler: see acquire_slot(). */
@@ -186,7 +188,7 @@ static struct slot acquire_slot(struct make *m, const char *job)
     }
 }
 
-/* fork() and exec job `job`: advanced_jobserver_client, as a recursive tool or a plain command. */
+/* fork() and exec job `job`: advanced_jobserver_client as a recursive tool, or a plain command. */
 static void start(struct make *m, const char *job, bool recursive)
 {
     struct slot slot = acquire_slot(m, job);
@@ -213,8 +215,8 @@ static void start(struct make *m, const char *job, bool recursive)
             execl(m->client, m->client, "--client", job, "--work", "3", "--meter-fd", m->meter_fd,
                   (char *)NULL);
         else
-            execl(m->client, m->client, "--job", job, "--meter-fd", m->meter_fd, (char *)NULL);
-        die_errno("exec %s", m->client);
+            execl(m->plain, m->plain, "--job", job, "--meter-fd", m->meter_fd, (char *)NULL);
+        die_errno("exec job %s", job);
     }
     snprintf(m->name[i], sizeof m->name[i], "%s", job);
     m->slot[i] = slot;
@@ -310,22 +312,6 @@ static int top_make(struct make *m, long jobs, long tasks, bool fifo)
     return whole ? 0 : -1;
 }
 
-/* The jobs are advanced_jobserver_client, found beside this program. */
-static char *client_path(void)
-{
-    char *me = realpath(program_invocation_name, NULL), *path;
-
-    if (me == NULL || strchr(program_invocation_name, '/') == NULL)
-        die("run me by a path (./advanced_jobserver): my jobs are the program beside me");
-    *strrchr(me, '/') = '\0';
-    if (asprintf(&path, "%s/advanced_jobserver_client", me) == -1)
-        die_errno("asprintf");
-    free(me);
-    if (access(path, X_OK) == -1)
-        die_errno("%s (make builds it with this program)", path);
-    return path;
-}
-
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
@@ -357,12 +343,14 @@ int main(int argc, char *argv[])
     /* The jobs count themselves in the meter (meter.h), whose descriptor they inherit. */
     int meter_fd = meter_create();
     snprintf(meter_arg, sizeof meter_arg, "%d", meter_fd);
-    m.client = client_path();
+    m.client = sibling_path("advanced_jobserver_client");
+    m.plain = sibling_path("advanced_jobserver_gnu_make");
     m.meter_fd = meter_arg;
     catch_signals(&m);
     int failed = top_make(&m, jobs, tasks, fifo);
     close(meter_fd);
-    free((char *)m.client);
+    free(m.client);
+    free(m.plain);
 
     int max = meter_max();
     meter_unmap();

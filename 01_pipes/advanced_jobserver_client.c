@@ -6,18 +6,16 @@
  * as a recursive command), runs its first work item on the slot make reserved for the recipe,
  * and for each further one asks a helper thread for a token: only the helper blocks in read(),
  * and it hands the byte over.  A worker writes its byte back the moment it is done.
- * No arguments: a real GNU make -j3 runs two such clients, one recipe marked recursive ('+')
- * and one not, beside two plain jobs.  Left out: -n and -s in MAKEFLAGS, Ctrl-C (a killed client
- * loses the tokens it held), creating a jobserver (advanced_jobserver does that).
+ * No arguments: four items under a stand-in for make -j3 (a pipe with two tokens); under a real
+ * GNU make: advanced_jobserver_gnu_make.  Left out: -n and -s in MAKEFLAGS, Ctrl-C (a killed
+ * client loses the tokens it held), creating a jobserver (advanced_jobserver does that).
  * Guide part: real-world (GNU make jobserver clients: cargo's helper thread).
- * Run: ./advanced_jobserver_client [--jobs J]      (needs GNU make in PATH)
+ * Run: ./advanced_jobserver_client [--jobs J]
  *      in a recipe: +./advanced_jobserver_client --client NAME --work N
  */
 #define _GNU_SOURCE
 #include "common.h"
-#include "cleanup.h"
 #include "io.h"
-#include "proc.h"
 #include "timing.h"
 #include "meter.h"
 
@@ -29,13 +27,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_WORK 8
 
-static const char usage[] = "[--jobs J] | --client NAME --work N [--meter-fd FD] | --job NAME "
-                            "--meter-fd FD    (J 1-8, default 3; N 1-8)";
+static const char usage[] = "[--jobs J] | --client NAME --work N [--meter-fd FD]    "
+                            "(J 1-8, default 3; N 1-8)";
 
 struct client {
     const char *name;
@@ -237,110 +234,34 @@ static void run_client(const char *name, int items)
     pthread_mutex_destroy(&c.lock);
 }
 
-/* A plain job of a Makefile (a compiler, say): it works, and tells what MAKEFLAGS gave it. */
-static noreturn void plain_job(const char *name)
+/* No arguments: a stand-in for a `make -jJ` that runs me as a recursive recipe: J-1 tokens in
+ * a pipe, named in MAKEFLAGS as make names a pipe it lets a recipe inherit. */
+static void run_stand_in(long jobs, int items)
 {
-    const char *flags = getenv("MAKEFLAGS");
-    const char *auth = flags != NULL ? strstr(flags, "--jobserver-auth=") : NULL;
-    unsigned ms = 40;
-    char who[32];
-    int r, w;
+    char flags[64], tokens[MAX_WORK];
+    int fds[2];
 
-    if (strcmp(name, "1") == 0 && auth != NULL) {
-        auth += strlen("--jobserver-auth=");
-        if (strncmp(auth, "fifo:", 5) == 0)
-            printf("[job 1] MAKEFLAGS names the FIFO: any command could open it and join\n");
-        else if (sscanf(auth, "%d,%d", &r, &w) == 2 && must_be_fifo(r, "read fd") == -1)
-            printf("[job 1] MAKEFLAGS names fds %d,%d, but no pipe is open on them here: make "
-                   "gives the jobserver only to recursive commands\n",
-                   r, w);
-    }
-    snprintf(who, sizeof who, "job %s", name);
-    meter_count(+1, who, ms);
-    sleep_ms(ms);
-    meter_count(-1, who, ms);
-    exit(0);
-}
-
-static bool in_path(const char *command)
-{
-    const char *path = getenv("PATH");
-    char candidate[PATH_MAX];
-
-    for (const char *dir = path; dir != NULL && *dir != '\0'; dir = strchr(dir, ':')) {
-        dir += *dir == ':';
-        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)strcspn(dir, ":"), dir, command);
-        if (access(candidate, X_OK) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* The demo: a real GNU make is the top make and the jobserver; its recipes run this tool. */
-static int run_under_make(long jobs, const char *meter_arg)
-{
-    char dir[PATH_MAX], path[PATH_MAX + 16], jflag[16], self[PATH_MAX + 8], meter_var[32];
-    sigset_t saved;
-    FILE *mk;
-    int fd;
-
-    if (!in_path("make")) {
-        printf("[driver] GNU make is not in PATH: install it to see a real make share its slots\n");
-        return 0;
-    }
-    make_temp_dir(dir, sizeof dir, "advanced_jobserver_client");
-    snprintf(path, sizeof path, "%s/Makefile", dir);
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the Makefile */
-    if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
-        cleanup_add_path(path) == -1)
-        die_errno("create %s", path);
-    stop_signals_release(&saved);
-    if ((mk = fdopen(fd, "w")) == NULL)
-        die_errno("fdopen %s", path);
-    fprintf(mk, ".PHONY: all 1 2 a b\nall: 1 2 a b\n"
-                "1 2:\n\t@\"$(SELF)\" --job $@ --meter-fd $(METER)\n"
-                "a:\n\t+@\"$(SELF)\" --client $@ --work 3 --meter-fd $(METER)\n"
-                "b:\n\t@\"$(SELF)\" --client $@ --work 2 --meter-fd $(METER)\n");
-    if (fclose(mk) == EOF)
-        die_errno("write %s", path);
-    printf("[driver] GNU make -j%ld runs %s: plain jobs 1 and 2; clients a (a recipe marked "
-           "'+': recursive) and b (not marked)\n",
-           jobs, path);
-    snprintf(jflag, sizeof jflag, "-j%ld", jobs);
-    /* Recipes run in make's directory: the tool by an absolute path. */
-    char *me = strchr(program_invocation_name, '/') ? realpath(program_invocation_name, NULL)
-                                                    : strdup(program_invocation_name);
-    if (me == NULL)
-        die_errno("resolve %s", program_invocation_name);
-    snprintf(self, sizeof self, "SELF=%s", me);
-    free(me);
-    snprintf(meter_var, sizeof meter_var, "METER=%s", meter_arg);
-    pid_t pid = fork_or_die();
-    if (pid == 0) {
-        /* A top-level make, not the client of a make that may have started us. */
-        unsetenv("MAKEFLAGS");
-        unsetenv("MFLAGS");
-        unsetenv("MAKELEVEL");
-        execlp("make", "make", "-s", "-r", jflag, "-f", path, self, meter_var, (char *)NULL);
-        die_errno("exec make");
-    }
-    return reap_child(pid, "driver");
+    memset(tokens, '+', sizeof tokens);
+    if (pipe2(fds, O_CLOEXEC) == -1 ||
+        (jobs > 1 && write_full(fds[1], tokens, (size_t)jobs - 1) == -1))
+        die_errno("make the jobserver pipe");
+    snprintf(flags, sizeof flags, " -j%ld --jobserver-auth=%d,%d", jobs, fds[0], fds[1]);
+    if (setenv("MAKEFLAGS", flags, 1) == -1)
+        die_errno("setenv MAKEFLAGS");
+    printf("[make] a stand-in for make -j%ld: %ld tokens in a pipe, MAKEFLAGS='%s'\n", jobs,
+           jobs - 1, flags);
+    run_client("demo", items); /* it closes the pipe when done */
 }
 
 int main(int argc, char *argv[])
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'},
-        {"client", required_argument, NULL, 'c'},
-        {"work", required_argument, NULL, 'w'},
-        {"job", required_argument, NULL, 'J'},
-        {"meter-fd", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"jobs", required_argument, NULL, 'j'}, {"client", required_argument, NULL, 'c'},
+        {"work", required_argument, NULL, 'w'}, {"meter-fd", required_argument, NULL, 'M'},
+        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0},
     };
-    const char *client = NULL, *job = NULL, *meter_arg = NULL;
+    const char *client = NULL, *meter_arg = NULL;
     long jobs = 3, items = 0;
-    char fdarg[16];
     int c, meter_fd;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
@@ -351,39 +272,28 @@ int main(int argc, char *argv[])
             client = optarg;
         else if (c == 'w')
             items = cli_long(optarg, 1, MAX_WORK, "--work", usage);
-        else if (c == 'J')
-            job = optarg;
         else if (c == 'M')
             meter_arg = optarg;
     }
     cli_no_operands(argc, argv, usage);
     if ((client != NULL) != (items > 0))
         die_usage(usage, "--client and --work go together");
-    if (job != NULL && meter_arg == NULL)
-        die_usage(usage, "--job needs --meter-fd");
 
-    /* A job of make's inherits the meter (meter.h); the demo makes one for its recipes. */
+    /* A job of make's inherits the meter (meter.h); otherwise we make our own. */
     if (meter_arg != NULL) {
         meter_fd = (int)cli_long(meter_arg, 0, INT_MAX, "--meter-fd", usage);
         meter_map(meter_fd);
     } else {
         meter_fd = meter_create();
-        snprintf(fdarg, sizeof fdarg, "%d", meter_fd);
-        meter_arg = fdarg;
     }
-    if (job != NULL || client != NULL) {
-        close(meter_fd); /* the mapping stays; make's other recipes have their own copy */
-        if (job != NULL)
-            plain_job(job);
+    close(meter_fd); /* the mapping stays; make's other recipes have their own copy */
+    if (client != NULL) {
         run_client(client, (int)items);
         return 0;
     }
-    int status = run_under_make(jobs, meter_arg);
-    close(meter_fd);
+    run_stand_in(jobs, 4);
     int max = meter_max();
-    if (status != 0)
-        die("make failed (%s)", fmt_wait_status(status).s);
-    printf("[driver] at most %d work items ran at once, in all (limit -j%ld)\n", max, jobs);
+    printf("[make] at most %d work items ran at once (limit -j%ld)\n", max, jobs);
     if (max > jobs)
         die("the jobserver did not keep its limit");
     return 0;

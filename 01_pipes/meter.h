@@ -1,10 +1,10 @@
 /* meter.h - how many jobs run at once, counted across the processes of the jobserver programs.
  *
- * The chapter's module: scaffolding shared by advanced_jobserver and advanced_jobserver_client
- * and the jobs they start.  It is not their lesson (the tokens are): it only lets each demo
- * show that the jobserver kept its limit.  The count lives in a memfd mapped MAP_SHARED, not
- * in MAP_ANONYMOUS memory: a mapping does not survive exec, an inherited descriptor does (a
- * job is told its number with --meter-fd).  test_meter checks it.
+ * The chapter's module: scaffolding shared by advanced_jobserver, advanced_jobserver_client,
+ * advanced_jobserver_gnu_make and the jobs they start.  It is not their lesson (the tokens are): it
+ * only lets each demo show that the jobserver kept its limit.  The count lives in a memfd mapped
+ * MAP_SHARED, not in MAP_ANONYMOUS memory: a mapping does not survive exec, an inherited descriptor
+ * does (a job is told its number with --meter-fd).  test_meter checks it.
  */
 #ifndef METER_H
 #define METER_H

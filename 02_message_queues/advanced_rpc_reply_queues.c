@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "proc.h"
 #include "timing.h"
+#include "scaffold.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +45,6 @@ struct reply {
 };
 
 static char server_name[48];
-/* stop_signal (cleanup.h): the signal that came */
-static void on_stop(int sig)
-{
-    stop_signal = sig;
-}
 
 /* The only reply queue a request from `pid` may name: a client cannot make the
  * server write to, or remove, anyone else's queue. */
@@ -100,13 +96,10 @@ static void answer(const struct request *req)
 
 static noreturn void run_server(mqd_t requests, int ready_fd)
 {
-    struct sigaction sa = {.sa_handler = on_stop};
     char expected[sizeof((struct request *)0)->reply_queue];
     struct request req;
 
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    catch_stop_signals(); /* stop_signal (cleanup.h): the signal that came */
     printf("[server] serving %s\n", server_name);
     if (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1)
         die_errno("tell the demo the server is ready");
@@ -169,18 +162,14 @@ static bool call(int id, mqd_t server, mqd_t replies, const struct request *req,
  * reading for a while: the server's second reply cannot get in. */
 static void stuck_reader(mqd_t server, mqd_t replies, struct request *req)
 {
-    struct mq_attr attr = {0};
     int32_t result;
 
     for (req->seq = 1; req->seq <= 2; req->seq++)
         if (mq_send(server, (char *)req, sizeof *req, 0) == -1)
             die_errno("mq_send");
     printf("[client 4] sent calls 1 and 2, and stops reading its 1-slot reply queue\n");
-    for (int i = 0; i < 500 && attr.mq_curmsgs < 1; i++) {
-        sleep_ms(10); /* at most 5 s, for valgrind */
-        if (mq_getattr(replies, &attr) == -1)
-            die_errno("mq_getattr");
-    }
+    for (int i = 0; i < 500 && mq_curmsgs_of(replies) < 1; i++)
+        sleep_ms(10);               /* at most 5 s, for valgrind */
     sleep_ms(3 * REPLY_TIMEOUT_MS); /* the server gives up on reply 2 meanwhile */
     printf("[client 4] reading again\n");
     if (await_reply(4, replies, 1, &result))

@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "proc.h"
 #include "timing.h"
+#include "scaffold.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,15 +96,13 @@ static int do_op(const struct diomsg *r, struct diomsg *s, int *fds)
 
 static noreturn void run_diskd(int requests, int replies, int lifeline)
 {
-    struct sigaction sa = {.sa_handler = on_tick, .sa_flags = SA_RESTART};
     struct itimerval tick = {{0, TICK_MS * 1000}, {0, TICK_MS * 1000}};
     int fds[MAX_FILES], served = 0;
     char byte;
 
     for (int i = 0; i < MAX_FILES; i++)
         fds[i] = -1;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
+    catch_signal(SIGALRM, on_tick, SA_RESTART);
     setitimer(ITIMER_REAL, &tick, NULL); /* diskd itself uses alarm(1) */
     fcntl(lifeline, F_SETFL, O_NONBLOCK);
     printf("[diskd] pid %d: requests on msqid %d, replies on msqid %d\n", (int)getpid(), requests,
@@ -226,20 +225,6 @@ static void register_object(const char *name)
         die_errno("cleanup_add_path %s", path);
 }
 
-static int make_queue(int *slot)
-{
-    sigset_t saved;
-    int msqid;
-
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("msgget");
-    if ((*slot = cleanup_add_sysv_msg(msqid)) == -1)
-        die_errno("cleanup_add_sysv_msg");
-    stop_signals_release(&saved);
-    return msqid;
-}
-
 int main(int argc, char *argv[])
 {
     static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
@@ -251,8 +236,8 @@ int main(int argc, char *argv[])
     setvbuf(stdout, NULL, _IOLBF, 0); /* narration in order, even into a pipe */
     cli_no_options(argc, argv, usage);
     make_temp_dir(squid.dir, sizeof squid.dir, "advanced_squid_diskd");
-    squid.requests = make_queue(&slots[0]);
-    squid.replies = make_queue(&slots[1]);
+    squid.requests = sysv_msg_create_slot(&slots[0]);
+    squid.replies = sysv_msg_create_slot(&slots[1]);
     if (pipe(lifeline) == -1)
         die_errno("pipe");
     printf("[squid] cache_dir diskd %s Q1=%d Q2=%d\n", squid.dir, Q1, Q2);

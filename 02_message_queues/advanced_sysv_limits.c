@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "proc.h"
 #include "procfs.h"
+#include "scaffold.h"
 #include "timing.h"
 
 #include <errno.h>
@@ -86,16 +87,10 @@ static void sysv_fill(long msgmax, long msgmnb)
     int msqid, slot;
     struct msqid_ds ds;
     long *big;
-    sigset_t saved;
     pid_t filler;
     bool asleep;
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("msgget");
-    if ((slot = cleanup_add_sysv_msg(msqid)) == -1)
-        die_errno("cleanup_add_sysv_msg");
-    stop_signals_release(&saved);
+    msqid = sysv_msg_create_slot(&slot);
     show_msqid_ds(msqid);
     if ((filler = fork_or_die()) == 0)
         run_filler(msqid);

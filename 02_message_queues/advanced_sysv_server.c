@@ -20,6 +20,7 @@
 #include "common.h"
 #include "cleanup.h"
 #include "proc.h"
+#include "scaffold.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -68,16 +69,6 @@ static void on_alarm(int sig)
     (void)sig;
 } /* only to interrupt msgrcv() */
 
-/* No SA_RESTART: a signal makes a waiting msgrcv() return. */
-static void catch_signal(int sig, void (*handler)(int))
-{
-    struct sigaction sa = {.sa_handler = handler};
-
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(sig, &sa, NULL) == -1)
-        die_errno("sigaction");
-}
-
 /* The work: the words of the text in reverse order. */
 static void reverse_words(const char *in, char *out, size_t size)
 {
@@ -101,8 +92,9 @@ static noreturn void run_server(int msqid, int slot, int ready_fd)
 
     served_msqid = msqid;
     served_slot = slot;
-    catch_signal(SIGTERM, on_stop);
-    catch_signal(SIGINT, on_stop);
+    /* No SA_RESTART: a signal makes a waiting msgrcv() return. */
+    catch_signal(SIGTERM, on_stop, 0);
+    catch_signal(SIGINT, on_stop, 0);
     printf("[server] serving msqid %d: requests are mtype %d, replies mtype = client pid%s\n",
            msqid, SERVER_TYPE, ready_fd < 0 ? "; Ctrl-C stops it" : "");
     if (ready_fd >= 0 && (write(ready_fd, "r", 1) != 1 || close(ready_fd) == -1))
@@ -136,7 +128,7 @@ static noreturn void run_client(int msqid, int id, long requests)
 {
     int32_t pid = (int32_t)getpid();
 
-    catch_signal(SIGALRM, on_alarm);
+    catch_signal(SIGALRM, on_alarm, 0);
     for (int32_t seq = 1; seq <= requests; seq++) {
         struct request req = {.mtype = SERVER_TYPE, .pid = pid, .seq = seq};
         struct reply rep;
@@ -165,16 +157,10 @@ static int run_demo(void)
     pid_t server, clients[CLIENTS], parent = getpid();
     int msqid, slot, ready[2];
     struct msqid_ds ds;
-    sigset_t saved;
     bool failed = false;
     char byte;
 
-    stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-    if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-        die_errno("msgget");
-    if ((slot = cleanup_add_sysv_msg(msqid)) == -1) /* if the server never removes it */
-        die_errno("cleanup_add_sysv_msg");
-    stop_signals_release(&saved);
+    msqid = sysv_msg_create_slot(&slot); /* registered: if the server never removes it */
     if (pipe(ready) == -1)
         die_errno("pipe");
     if ((server = fork_or_die()) == 0) {
@@ -238,15 +224,10 @@ int main(int argc, char *argv[])
     }
     cli_no_operands(argc, argv, usage);
     if (server) {
-        sigset_t saved;
         int msqid, slot;
 
-        stop_signals_hold(&saved); /* a Ctrl-C between the two would leave the queue */
-        if ((msqid = msgget(IPC_PRIVATE, IPC_CREAT | IPC_EXCL | 0600)) == -1)
-            die_errno("msgget");
-        if ((slot = cleanup_add_sysv_msg(msqid)) == -1)
-            die_errno("cleanup_add_sysv_msg");
-        stop_signals_release(&saved); /* until run_server() catches them, the registry does */
+        /* Until run_server() catches the stop signals, the registry does. */
+        msqid = sysv_msg_create_slot(&slot);
         run_server(msqid, slot, -1);
     }
     return run_demo();

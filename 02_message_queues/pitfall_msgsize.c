@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "proc.h"
 #include "procfs.h"
+#include "scaffold.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,15 +31,6 @@ static const char usage[] = "[--fixed]";
 /* "Our messages are never longer than this" - true, and beside the point. */
 enum { ASSUMED_MAX = 256 };
 
-static long curmsgs(mqd_t mq)
-{
-    struct mq_attr attr;
-
-    if (mq_getattr(mq, &attr) == -1)
-        die_errno("mq_getattr");
-    return attr.mq_curmsgs;
-}
-
 static void receive_broken(mqd_t mq)
 {
     char buf[ASSUMED_MAX];
@@ -49,7 +41,7 @@ static void receive_broken(mqd_t mq)
     n = mq_receive(mq, buf, sizeof buf, NULL);
     if (n == -1 && errno == EMSGSIZE) {
         printf("[receiver] mq_receive failed with EMSGSIZE (%s)\n", strerror(errno));
-        printf("[receiver] the message is still queued: mq_curmsgs=%ld\n", curmsgs(mq));
+        printf("[receiver] the message is still queued: mq_curmsgs=%ld\n", mq_curmsgs_of(mq));
         return;
     }
     if (n == -1)
@@ -72,7 +64,7 @@ static void receive_fixed(mqd_t mq)
            attr.mq_msgsize);
     if ((n = mq_receive(mq, buf, (size_t)attr.mq_msgsize, NULL)) == -1)
         die_errno("mq_receive");
-    printf("[receiver] received %zd bytes: \"%s\"; mq_curmsgs=%ld\n", n, buf, curmsgs(mq));
+    printf("[receiver] received %zd bytes: \"%s\"; mq_curmsgs=%ld\n", n, buf, mq_curmsgs_of(mq));
     free(buf);
 }
 
