@@ -140,7 +140,10 @@ int main(int argc, char *argv[])
     int c;
 
     while ((c = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
-        if (c == 'r')
+        if ((c == 'r' && reader_path != NULL) || (c == 'w' && writer_path != NULL))
+            die_usage(usage, "%s given twice: one process, one file",
+                      c == 'r' ? "--reader" : "--writer");
+        else if (c == 'r')
             reader_path = optarg;
         else if (c == 'w')
             writer_path = optarg;
