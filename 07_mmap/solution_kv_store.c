@@ -225,8 +225,7 @@ static int do_fill(struct store *s, long n)
         snprintf(key, sizeof key, "k%ld", i);
         snprintf(value, sizeof value, "v%ld", i);
         commit(s, write_record(s, key, value));
-        /* Line-buffered: a killer may watch for it.  Once stdout fails (a full disk), stop:
-         * the exit check reports it, and no more records are added that nobody was told of. */
+        /* Line-buffered: a killer may watch for it.  Stdout failed: stop (the exit reports it). */
         if (printf("committed %ld\n", i) < 0)
             return 1;
     }
