@@ -144,11 +144,10 @@ int main(int argc, char *argv[])
     printf("[read] lines=%llu words=%llu bytes=%llu\n", by_read.lines, by_read.words,
            by_read.bytes);
     if (st.st_size == 0 && by_read.bytes > 0) {
-        /* Not a change: /proc and /sys files report size 0 and make their text at read(). */
-        printf(
-            "[main] fstat said 0 bytes, read() gave %llu bytes: %s is made at read() time (/proc, "
-            "/sys), with no pages to map\n",
-            by_read.bytes, path);
+        /* Not a change: a /proc file reports size 0 and makes its text at read(). */
+        printf("[main] fstat said 0 bytes, read() gave %llu bytes: %s is made at read() time "
+               "(/proc), with no pages to map\n",
+               by_read.bytes, path);
         return 0;
     }
     if (memcmp(&by_map, &by_read, offsetof(struct counts, in_word)) != 0)
