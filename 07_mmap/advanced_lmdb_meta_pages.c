@@ -191,20 +191,25 @@ int main(int argc, char *argv[])
     printf("[main] %s: meta pages 0 and 1, %d data pages; txn 1 in meta 0\n", path, DATA_PAGES);
 
     for (int i = 0; i <= READERS; i++) { /* the readers first, the writer last */
+        stop_signals_hold(&saved);       /* registered before a stop can come */
         children[i] = fork_or_die();
         if (children[i] == 0) {
+            stop_signals_release(&saved);
             if (i < READERS)
                 run_reader(db, i, txns);
             else
                 run_writer(db, txns);
             exit(0);
         }
+        if (cleanup_add_child(children[i]) == -1) /* a stopped parent stops it first */
+            die_errno("cleanup_add_child");
+        stop_signals_release(&saved);
     }
     for (int i = 0; i <= READERS; i++)
         reap_child(children[i], "main");
 
     printf("[main] a writer that dies of SIGKILL after its data page, before the meta page\n");
-    crasher = fork_or_die();
+    crasher = fork_or_die(); /* not registered: it dies at once */
     if (crasher == 0) {
         uint64_t pinned[DATA_PAGES] = {0};
         int page = free_page(db, pinned);

@@ -77,6 +77,8 @@ int main(int argc, char *argv[])
     while ((c = cli_getopt(argc, argv, "h", longopts, usage)) != -1)
         if (c == 'f')
             fixed = true;
+        else if (c == 'd' && optarg[0] == '\0')
+            die_usage(usage, "--dir needs a directory"); /* "" would put the file in / */
         else if (c == 'd')
             dir = optarg;
     cli_no_operands(argc, argv, usage);

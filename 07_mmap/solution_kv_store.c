@@ -225,7 +225,9 @@ static int do_fill(struct store *s, long n)
         snprintf(key, sizeof key, "k%ld", i);
         snprintf(value, sizeof value, "v%ld", i);
         commit(s, write_record(s, key, value));
-        printf("committed %ld\n", i); /* line-buffered: a killer may watch for it */
+        /* Line-buffered: a killer may watch for it.  Stdout failed: stop (the exit reports it). */
+        if (printf("committed %ld\n", i) < 0)
+            return 1;
     }
     return 0;
 }
@@ -285,6 +287,7 @@ int main(int argc, char *argv[])
         return close_store(&s, do_fill(&s, n));
     }
     if (strcmp(command, "get") == 0 && operands == 3) {
+        check_text("KEY", argv[optind + 2], 1, MAX_KEY); /* a usage error, not "not found" */
         open_store(&s, argv[optind], false);
         return close_store(&s, do_get(&s, argv[optind + 2]));
     }
