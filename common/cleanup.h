@@ -64,6 +64,12 @@ int sysv_msg_create(void);                                    /* IPC_PRIVATE; id
  * system defaults (/proc/sys/fs/mqueue/msg_default and msgsize_default). */
 mqd_t mq_create_registered(const char *name, int oflag, long maxmsg, long msgsize);
 void mkfifo_registered(const char *path);
+/* fork_or_die() with the child registered (cleanup_add_child) before a stop
+ * signal can come.  In the child: the mask restored, *slot = -1, returns 0.
+ * In the parent: the pid, with its slot in *slot (slot may be NULL) for
+ * cleanup_forget() after the reap.  A full registry: the child is killed and
+ * reaped, then die_errno. */
+pid_t fork_registered(int *slot);
 
 /* ---- cleanup.c: stop signals as a flag, for event loops ---------------------
  * stop_signals_to_flag() installs a handler for SIGINT, SIGTERM and SIGHUP
