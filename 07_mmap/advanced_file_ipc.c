@@ -136,7 +136,6 @@ int main(int argc, char *argv[])
     const char *reader_path = NULL, *writer_path = NULL;
     char dir[4096], path[4200];
     long count = 10;
-    sigset_t saved;
     pid_t child;
     int c;
 
@@ -172,17 +171,12 @@ int main(int argc, char *argv[])
     struct channel *ch = create_channel(path);
     printf("[reader] created %s (%zu bytes); a writer process opens it by name\n", path,
            sizeof *ch);
-    stop_signals_hold(&saved); /* registered before a stop can come */
-    child = fork_or_die();
+    child = fork_registered(NULL); /* a stopped parent stops it first */
     if (child == 0) {
-        stop_signals_release(&saved);
         munmap(ch, sizeof *ch); /* the writer maps the file on its own, like a stranger */
         run_writer(open_channel(path), count);
         exit(0);
     }
-    if (cleanup_add_child(child) == -1) /* a stopped parent stops it first */
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     printf("[reader] %u records, all whole and in order\n", run_reader(ch));
     reap_child(child, "reader");
     munmap(ch, sizeof *ch);

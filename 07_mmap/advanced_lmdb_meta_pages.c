@@ -190,20 +190,15 @@ int main(int argc, char *argv[])
     atomic_store(&db->meta[0].m.txn_root, 1 << 8 | 2); /* txn 1, root page 2 */
     printf("[main] %s: meta pages 0 and 1, %d data pages; txn 1 in meta 0\n", path, DATA_PAGES);
 
-    for (int i = 0; i <= READERS; i++) { /* the readers first, the writer last */
-        stop_signals_hold(&saved);       /* registered before a stop can come */
-        children[i] = fork_or_die();
+    for (int i = 0; i <= READERS; i++) {     /* the readers first, the writer last */
+        children[i] = fork_registered(NULL); /* a stopped parent stops it first */
         if (children[i] == 0) {
-            stop_signals_release(&saved);
             if (i < READERS)
                 run_reader(db, i, txns);
             else
                 run_writer(db, txns);
             exit(0);
         }
-        if (cleanup_add_child(children[i]) == -1) /* a stopped parent stops it first */
-            die_errno("cleanup_add_child");
-        stop_signals_release(&saved);
     }
     for (int i = 0; i <= READERS; i++)
         reap_child(children[i], "main");

@@ -123,17 +123,14 @@ static int make_file(void)
 static pid_t share_with_child(volatile char *shared, int sv[2])
 {
     char byte = 't';
-    sigset_t saved;
     pid_t child;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
         die_errno("socketpair");
     /* Registered: a parent stopped by a signal stops the child first, which would otherwise
      * find the socket reset and report an error after its parent is gone. */
-    stop_signals_hold(&saved);
-    child = fork_or_die();
+    child = fork_registered(NULL);
     if (child == 0) {
-        stop_signals_release(&saved);
         close(sv[0]);
         touch(shared, false);
         if (write(sv[1], &byte, 1) != 1 || read(sv[1], &byte, 1) == -1)
@@ -141,9 +138,6 @@ static pid_t share_with_child(volatile char *shared, int sv[2])
         close(sv[1]);
         exit(0);
     }
-    if (cleanup_add_child(child) == -1)
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     close(sv[1]);
     if (read(sv[0], &byte, 1) != 1) /* the child has touched every page */
         die_errno("read from child");

@@ -105,7 +105,6 @@ int main(int argc, char *argv[])
     struct record *data;
     int info[2];
     char dir[4096], dump[4200];
-    sigset_t saved;
     pid_t child;
 
     cli_no_options(argc, argv, usage);
@@ -128,18 +127,13 @@ int main(int argc, char *argv[])
     printf("[parent] BGSAVE: fork()\n");
     /* Stopped, the parent first stops and reaps the child (which removes its temp file), and
      * only then removes dump.rdb and the directory: else the child may still write in it. */
-    stop_signals_hold(&saved);
-    child = fork_or_die();
+    child = fork_registered(NULL);
     if (child == 0) {
-        stop_signals_release(&saved);
         close(info[0]);
         save_snapshot(data, dir, info[1]);
         close(info[1]);
         exit(0);
     }
-    if (cleanup_add_child(child) == -1)
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     close(info[1]);
     printf("[parent] the child saves; I go on writing: version 2 into one record of %d pages\n",
            CHANGED_PAGES);

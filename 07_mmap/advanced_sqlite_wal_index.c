@@ -142,19 +142,14 @@ int main(int argc, char *argv[])
            sizeof *slots, sizeof *slots);
 
     for (int i = 0; i <= READERS; i++) {
-        stop_signals_hold(&saved); /* registered before a stop can come */
-        children[i] = fork_or_die();
+        children[i] = fork_registered(NULL); /* a stopped parent stops it first */
         if (children[i] == 0) {
-            stop_signals_release(&saved);
             if (i == 0)
                 run_writer(slots, updates);
             else
                 run_reader(i, slots, updates);
             exit(0);
         }
-        if (cleanup_add_child(children[i]) == -1) /* a stopped parent stops it first */
-            die_errno("cleanup_add_child");
-        stop_signals_release(&saved);
     }
     for (int i = 0; i <= READERS; i++)
         reap_child(children[i], "main");

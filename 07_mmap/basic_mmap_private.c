@@ -85,17 +85,12 @@ int main(int argc, char *argv[])
         die_errno("pread");
     printf("[read] the file itself: %.*s", (int)length, buf);
 
-    stop_signals_hold(&saved); /* registered before a stop can come */
-    child = fork_or_die();
+    child = fork_registered(NULL); /* a stopped parent stops it first */
     if (child == 0) {
-        stop_signals_release(&saved);
         run_other_mapper(fd, length);
         close(fd);
         exit(0);
     }
-    if (cleanup_add_child(child) == -1) /* a stopped parent stops it first */
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     reap_child(child, "main");
     if (msync(copy, length, MS_SYNC) == -1) /* a no-op for private pages: nothing to write */
         die_errno("msync");

@@ -72,17 +72,12 @@ int main(int argc, char *argv[])
     printf("[reader] both sides map %s with %s; status now 0x%x\n", path, kind,
            atomic_load(status));
 
-    stop_signals_hold(&saved); /* registered before a stop can come */
-    child = fork_or_die();
+    child = fork_registered(NULL); /* a stopped parent stops it first */
     if (child == 0) {
-        stop_signals_release(&saved);
         run_writer(fd, flags);
         close(fd);
         exit(0);
     }
-    if (cleanup_add_child(child) == -1) /* a stopped parent stops it first */
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     for (int waited = 0; waited < 300 && seen != READY; waited += 10) {
         sleep_ms(10);
         seen = atomic_load(status);

@@ -85,7 +85,6 @@ int main(int argc, char *argv[])
     char path[4096];
     volatile char *data;
     bool fixed;
-    sigset_t saved;
     pid_t child;
     int fd;
 
@@ -105,17 +104,12 @@ int main(int argc, char *argv[])
         die_errno("mmap");
     printf("[main] mapped %d pages (%zu bytes) MAP_SHARED at %p\n", PAGES, length, (void *)data);
 
-    stop_signals_hold(&saved); /* registered before a stop can come */
-    child = fork_or_die();
+    child = fork_registered(NULL); /* a stopped parent stops it first */
     if (child == 0) {
-        stop_signals_release(&saved);
         run_truncator(fd, page);
         close(fd);
         exit(0);
     }
-    if (cleanup_add_child(child) == -1) /* a stopped parent stops it first */
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     reap_child(child, "main");
     close(fd);
 

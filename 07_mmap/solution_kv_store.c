@@ -190,9 +190,8 @@ static void check_text(const char *what, const char *text, size_t min, size_t ma
 
 static int do_set(struct store *s, const char *key, const char *value, bool crash)
 {
-    size_t bytes;
+    size_t bytes = write_record(s, key, value); /* past the committed end: not seen yet */
 
-    bytes = write_record(s, key, value);
     if (crash) {
         printf("[crash] record written, not committed: dying of SIGKILL\n");
         fflush(stdout);

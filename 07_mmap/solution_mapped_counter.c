@@ -65,7 +65,6 @@ static void demo(void)
 {
     char dir[4096], path[4200];
     _Atomic uint64_t *counter;
-    sigset_t saved;
     pid_t children[DEMO_CHILDREN];
 
     make_temp_dir(dir, sizeof dir, "mapped_counter");
@@ -75,18 +74,13 @@ static void demo(void)
     printf("[demo] %d processes each add %d to %s at the same time\n", DEMO_CHILDREN, DEMO_COUNT,
            path);
     for (int i = 0; i < DEMO_CHILDREN; i++) {
-        stop_signals_hold(&saved); /* registered before a stop can come */
-        children[i] = fork_or_die();
+        children[i] = fork_registered(NULL); /* a stopped parent stops it first */
         if (children[i] == 0) {
-            stop_signals_release(&saved);
             counter = map_counter(path);
             printf("[child %d] done: counter=%llu after my last increment\n", i + 1,
                    (unsigned long long)add(counter, DEMO_COUNT));
             exit(0);
         }
-        if (cleanup_add_child(children[i]) == -1) /* a stopped parent stops it first */
-            die_errno("cleanup_add_child");
-        stop_signals_release(&saved);
     }
     for (int i = 0; i < DEMO_CHILDREN; i++)
         reap_child(children[i], "demo");

@@ -173,7 +173,6 @@ static void measure_once(const struct bench_config *cfg, const char *name, uint6
     int cpu = cfg->cpu[placement];
     double self0 = cpu_seconds(RUSAGE_SELF), children0 = cpu_seconds(RUSAGE_CHILDREN);
     struct transport *t;
-    sigset_t saved;
     pid_t pid;
     int slot, status;
 
@@ -183,15 +182,9 @@ static void measure_once(const struct bench_config *cfg, const char *name, uint6
     t = transport_open(name);
     if (t == NULL)
         die_errno("[bench] opening %s", name);
-    /* Held from fork to registration: a stop signal in between would orphan the peer. */
-    stop_signals_hold(&saved);
-    pid = fork_or_die();
-    if (pid == 0) {
-        stop_signals_release(&saved);
+    pid = fork_registered(&slot); /* a stopped parent stops the peer first */
+    if (pid == 0)
         peer(cfg, t, size, cpu);
-    }
-    slot = cleanup_add_child(pid);
-    stop_signals_release(&saved);
     transport_take_side(t, 0, pid);
     drive(cfg, t, row, samples);
     transport_close(t);

@@ -48,9 +48,7 @@ static int start_child(struct probe_child *c, int parent_cpu, int child_cpu)
         errno = saved;
         return -1;
     }
-    c->pid = fork_or_die();
-    if (c->pid > 0)
-        c->slot = cleanup_add_child(c->pid);
+    c->pid = fork_registered(&c->slot);
     return 0;
 }
 

@@ -130,14 +130,13 @@ static int latency(const struct lm_plan *plan, const int parent_fds[2], const in
                    double enough_us, struct lm_result *out)
 {
     struct lm_echo e = {parent_fds[0], parent_fds[1]};
-    pid_t pid = fork_or_die();
     int slot, failed;
+    pid_t pid = fork_registered(&slot);
 
     if (pid == 0) {
         close_side(parent_fds);
         echo_peer(peer_fds);
     }
-    slot = cleanup_add_child(pid);
     close_side(peer_fds);
     *out = (struct lm_result){.interval_us = (uint64_t)enough_us, .tries = plan->tries};
     /* lmbench's initialize(): one time around, so that both processes are running. */
@@ -269,13 +268,12 @@ int lm_bw_pipe(const struct lm_plan *plan, struct lm_result *out)
         free(bufs);
         return -1;
     }
-    pid = fork_or_die();
+    pid = fork_registered(&slot);
     if (pid == 0) {
         close(data[0]);
         free(bufs);
         bw_writer(data[1]);
     }
-    slot = cleanup_add_child(pid);
     close(data[1]);
     memset(bufs, 1, 2 * LM_XFER + PAGE);
     *out = (struct lm_result){.interval_us = (uint64_t)(LM_MEDIUM_US * plan->scale),

@@ -121,7 +121,6 @@ static struct result run_row(bool spin, const int *cpus, int ncpus)
     uint64_t start;
     long rounds;
     pid_t parent, peer;
-    sigset_t saved;
     int slot;
 
     if (turn == MAP_FAILED)
@@ -131,16 +130,14 @@ static struct result run_row(bool spin, const int *cpus, int ncpus)
         die_errno("pipe");
     /* A parent stopped mid-row must not leave the spinner burning a CPU for ever: the cleanup
      * registry ends and reaps it at SIGINT, SIGTERM or SIGHUP, and a SIGKILLed parent takes
-     * it along (PDEATHSIG).  The stop signals are held from the fork until it is registered. */
+     * it along (PDEATHSIG). */
     parent = getpid();
-    stop_signals_hold(&saved);
-    peer = fork_or_die();
+    peer = fork_registered(&slot);
     if (peer == 0) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
             die_errno("peer: prctl(PR_SET_PDEATHSIG)");
         if (getppid() != parent)
             exit(1); /* it died before the prctl() */
-        stop_signals_release(&saved);
         if (ncpus == 2 && pin_to_cpu(cpus[1]) == -1)
             die_errno("peer: pin to CPU %d", cpus[1]);
         close(ping[1]);
@@ -153,9 +150,6 @@ static struct result run_row(bool spin, const int *cpus, int ncpus)
         close(pong[1]);
         exit(0);
     }
-    if ((slot = cleanup_add_child(peer)) == -1)
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     close(ping[0]);
     close(pong[1]);
     start = now_ns(); /* the fork is not timed */

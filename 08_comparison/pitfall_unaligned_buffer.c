@@ -114,14 +114,13 @@ int main(int argc, char *argv[])
                fmt_bytes(bytes).s);
     if (pipe2(data, O_CLOEXEC) == -1 || pipe2(ack, O_CLOEXEC) == -1)
         die_errno("pipe");
-    pid = fork_or_die();
+    pid = fork_registered(&slot);
     if (pid == 0) {
         close(data[1]);
         close(ack[0]);
         free(pages);
         reader(data[0], ack[1], bytes);
     }
-    slot = cleanup_add_child(pid);
     close(data[0]);
     close(ack[1]);
     for (int p = 0; p < PASSES; p++) {

@@ -40,7 +40,7 @@ int main(int argc, char *argv[])
     struct sigaction ignore = {.sa_handler = SIG_IGN};
     struct rusage ru;
     uint64_t start;
-    sigset_t saved;
+    sigset_t keyboard, saved;
     int status, slot;
     pid_t child;
 
@@ -50,11 +50,16 @@ int main(int argc, char *argv[])
     args = optind == argc ? demo : argv + optind; /* alone, it times a short sleep */
     command = args[0];
 
-    stop_signals_hold(&saved); /* until the child is registered and SIGINT ignored */
+    /* Ctrl-C and Ctrl-\ held until ignored below: one that comes just after the fork then
+     * waits, in the child too, which unblocks them before exec and so takes it. */
+    sigemptyset(&keyboard);
+    sigaddset(&keyboard, SIGINT);
+    sigaddset(&keyboard, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &keyboard, &saved);
     start = now_ns();
-    child = fork_or_die();
+    child = fork_registered(&slot); /* registered before a SIGTERM can come */
     if (child == 0) {
-        stop_signals_release(&saved);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
         execvp(command, args);
         warn_errno("cannot run %s", command);
         _exit(127); /* as a shell does for a command it cannot run */
@@ -66,9 +71,7 @@ int main(int argc, char *argv[])
     sigemptyset(&ignore.sa_mask);
     if (sigaction(SIGINT, &ignore, NULL) == -1 || sigaction(SIGQUIT, &ignore, NULL) == -1)
         die_errno("sigaction");
-    if ((slot = cleanup_add_child(child)) == -1)
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
+    sigprocmask(SIG_SETMASK, &saved, NULL); /* one that waited is dropped: it is ignored */
     while (wait4(child, &status, 0, &ru) == -1)
         if (errno != EINTR)
             die_errno("wait4");

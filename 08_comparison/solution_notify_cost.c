@@ -92,7 +92,6 @@ int main(int argc, char *argv[])
     int cpus[2], ncpus;
     uint64_t start = 0, cpu_start = 0, wall, cpu;
     pid_t parent, child;
-    sigset_t saved;
     int opt;
 
     while ((opt = cli_getopt(argc, argv, "h", longopts, usage)) != -1) {
@@ -121,11 +120,10 @@ int main(int argc, char *argv[])
         die_errno("eventfd");
     /* A parent stopped mid-run must not leave the child waiting for a turn that never comes
      * (asleep in read() for ever, or spinning for ever): the cleanup registry ends and reaps
-     * it at SIGINT, SIGTERM or SIGHUP, and a SIGKILLed parent takes it along (PDEATHSIG).
-     * The stop signals are held from the fork until the child is registered. */
+     * it at SIGINT, SIGTERM or SIGHUP (registered by fork_registered before one can come),
+     * and a SIGKILLed parent takes it along (PDEATHSIG). */
     parent = getpid();
-    stop_signals_hold(&saved);
-    child = fork_or_die();
+    child = fork_registered(NULL);
     if (child == 0) {
         uint64_t child_start = 0;
 
@@ -133,7 +131,6 @@ int main(int argc, char *argv[])
             die_errno("child: prctl(PR_SET_PDEATHSIG)");
         if (getppid() != parent)
             exit(1); /* it died before the prctl() */
-        stop_signals_release(&saved);
         if (ncpus == 2 && pin_to_cpu(cpus[1]) == -1)
             die_errno("child: pin to CPU %d", cpus[1]);
         for (unsigned r = 1; r <= (unsigned)total; r++) {
@@ -149,9 +146,6 @@ int main(int argc, char *argv[])
         }
         exit(0);
     }
-    if (cleanup_add_child(child) == -1)
-        die_errno("cleanup_add_child");
-    stop_signals_release(&saved);
     for (unsigned r = 1; r <= (unsigned)total; r++) {
         if (r == (unsigned)(total - rounds + 1)) { /* the warm-up is over */
             start = now_ns();

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "cleanup.h"
 #include "common.h"
+#include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -330,6 +331,33 @@ void mkfifo_registered(const char *path)
         die_errno("cleanup_add_path %s", path);
     }
     stop_signals_release(&saved);
+}
+
+pid_t fork_registered(int *slot)
+{
+    sigset_t saved;
+    pid_t pid;
+    int entry;
+
+    stop_signals_hold(&saved);
+    pid = fork_or_die();
+    if (pid == 0) {
+        stop_signals_release(&saved);
+        if (slot != NULL)
+            *slot = -1; /* the parent's entries are not the child's to forget */
+        return 0;
+    }
+    if ((entry = cleanup_add_child(pid)) == -1) {
+        kill(pid, SIGKILL); /* else it would outlive the parent that dies now */
+        while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+            ;
+        errno = ENOSPC;
+        die_errno("cleanup_add_child %d", (int)pid);
+    }
+    stop_signals_release(&saved);
+    if (slot != NULL)
+        *slot = entry;
+    return pid;
 }
 
 /* ---- stop signals as a flag ------------------------------------------------- */

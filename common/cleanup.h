@@ -64,6 +64,10 @@ int sysv_msg_create(void);                                    /* IPC_PRIVATE; id
  * system defaults (/proc/sys/fs/mqueue/msg_default and msgsize_default). */
 mqd_t mq_create_registered(const char *name, int oflag, long maxmsg, long msgsize);
 void mkfifo_registered(const char *path);
+/* fork_or_die() with the child registered before a stop signal can come: 0 in
+ * the child (mask restored, *slot = -1), else its pid, its slot in *slot (may
+ * be NULL) for cleanup_forget().  A full registry: kills the child, then dies. */
+pid_t fork_registered(int *slot);
 
 /* ---- cleanup.c: stop signals as a flag, for event loops ---------------------
  * stop_signals_to_flag() installs a handler for SIGINT, SIGTERM and SIGHUP

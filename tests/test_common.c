@@ -1097,6 +1097,101 @@ START_TEST(cleanup_kills_a_child_that_ignores_sigterm)
 }
 END_TEST
 
+/* How many entries the registry still takes (each tried, then forgotten). */
+static int free_entries(void)
+{
+    int slots[200], n = 0;
+
+    while (n < 200 && (slots[n] = cleanup_add_path("/nonexistent/probe")) != -1)
+        n++;
+    for (int i = 0; i < n; i++)
+        cleanup_forget(slots[i]);
+    return n;
+}
+
+/* A child forked with fork_registered() reports its mask and waits; the parent reports its
+ * own, takes one entry until it has reaped and forgotten the child, and, with `term`, is
+ * sent SIGTERM while the child still runs. */
+static void fork_registered_case(void *arg)
+{
+    const int *sync = arg; /* [0]: the child's pid goes there; [1]: 1 = SIGTERM case */
+    sigset_t usr1, mask;
+    int before, slot = 7, status;
+    pid_t pid;
+
+    signal(SIGTERM, SIG_DFL); /* as in a program, not Check's runner */
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL); /* the caller's mask, to be restored as it was */
+    before = free_entries();
+    if ((pid = fork_registered(&slot)) == 0) {
+        sigprocmask(SIG_SETMASK, NULL, &mask);
+        printf("child: slot %d, SIGTERM %s, SIGUSR1 %s\n", slot,
+               sigismember(&mask, SIGTERM) ? "blocked" : "open",
+               sigismember(&mask, SIGUSR1) ? "blocked" : "open");
+        fflush(stdout);
+        if (sync[1]) {
+            write(sync[0], &(pid_t){getpid()}, sizeof(pid_t));
+            for (;;)
+                pause();
+        }
+        _exit(4);
+    }
+    sigprocmask(SIG_SETMASK, NULL, &mask);
+    printf("parent: SIGTERM %s, SIGUSR1 %s, entries taken %d\n",
+           sigismember(&mask, SIGTERM) ? "blocked" : "open",
+           sigismember(&mask, SIGUSR1) ? "blocked" : "open", before - free_entries());
+    fflush(stdout);
+    if (sync[1])
+        for (;;)
+            pause(); /* the test sends SIGTERM */
+    status = reap_quietly(pid);
+    cleanup_forget(slot);
+    printf("reaped: exit %d, entries taken %d\n", WEXITSTATUS(status), before - free_entries());
+    exit(0);
+}
+
+START_TEST(fork_registered_registers_the_child_and_restores_the_mask)
+{
+    int sync[2] = {-1, 0}, pipefd[2], status;
+    pid_t parent, child = 0;
+    struct captured c;
+
+    run_captured(fork_registered_case, sync, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(strstr(c.out, "child: slot -1, SIGTERM open, SIGUSR1 blocked\n"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "parent: SIGTERM open, SIGUSR1 blocked, entries taken 1\n"), "%s",
+                  c.out);
+    ck_assert_msg(strstr(c.out, "reaped: exit 4, entries taken 0\n"), "%s", c.out);
+
+    /* SIGTERM to the parent: the registry stops and reaps the child before the parent dies
+     * (a SIGTERM before the registration waits for it: the stop signals are held). */
+    ck_assert_int_eq(pipe(pipefd), 0);
+    sync[0] = pipefd[1];
+    sync[1] = 1;
+    fflush(NULL);
+    if ((parent = fork()) == 0) {
+        close(pipefd[0]);
+        if (freopen("/dev/null", "w", stdout) == NULL)
+            _exit(3);
+        fork_registered_case(sync);
+    }
+    ck_assert_int_ge(parent, 0);
+    close(pipefd[1]);
+    ck_assert_int_eq(read(pipefd[0], &child, sizeof child), (ssize_t)sizeof child);
+    close(pipefd[0]);
+    ck_assert_int_eq(kill(parent, SIGTERM), 0);
+    ck_assert_int_eq(waitpid(parent, &status, 0), parent);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+                  "the parent should die of SIGTERM (status %#x)", status);
+    if (kill(child, 0) == 0) {
+        kill(child, SIGKILL);
+        ck_abort_msg("child %d outlived its parent's SIGTERM", (int)child);
+    }
+    ck_assert_int_eq(errno, ESRCH);
+}
+END_TEST
+
 /* Everything the create-and-register helpers made, with its mode and size. */
 struct made {
     char shm[64], mq[64], fifo[128];
@@ -1883,6 +1978,7 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, create_registered_is_exclusive);
     tcase_add_test(cleanup, create_registered_leaves_nothing_when_the_registry_is_full);
     tcase_add_test(cleanup, stop_flag_is_seen_only_inside_the_wait);
+    tcase_add_test(cleanup, fork_registered_registers_the_child_and_restores_the_mask);
     tcase_add_test(errors, allowed_cpus_and_pinning);
     tcase_add_test(errors, reap_quietly_returns_the_status_silently);
     tcase_add_test(timing, deadline_is_on_the_realtime_clock);
