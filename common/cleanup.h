@@ -64,6 +64,14 @@ int sysv_msg_create(void);                                    /* IPC_PRIVATE; id
  * system defaults (/proc/sys/fs/mqueue/msg_default and msgsize_default). */
 mqd_t mq_create_registered(const char *name, int oflag, long maxmsg, long msgsize);
 void mkfifo_registered(const char *path);
+/* A listening UNIX socket at the file-system path `path`: socket(AF_UNIX, type)
+ * (type may carry SOCK_NONBLOCK and SOCK_CLOEXEC), bind() with the stop signals
+ * held until the socket file is registered, then listen(backlog).  Unlike the
+ * helpers above it does not die: it returns the descriptor, or -1 with errno
+ * (ENAMETOOLONG or EINVAL for the path, as unix_address() in io.h; EADDRINUSE
+ * if anything exists at `path`; what socket, bind, the registry or listen gave)
+ * and then leaves nothing behind: no descriptor, no socket file, no entry. */
+int unix_listener_registered(const char *path, int type, int backlog);
 
 /* ---- cleanup.c: stop signals as a flag, for event loops ---------------------
  * stop_signals_to_flag() installs a handler for SIGINT, SIGTERM and SIGHUP
