@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "procfs.h"
 #include "proc.h"
 #include "timing.h"
@@ -95,17 +96,27 @@ static struct result run_once(long count, bool batched)
     int pair[2], report[2];
     struct result r;
     uint64_t start;
+    sigset_t saved;
     pid_t receiver;
+    int slot;
 
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair) == -1 ||
         pipe2(report, O_CLOEXEC) == -1)
         die_errno("socketpair/pipe");
+    /* Registered before a stop signal can come: a receiver left alone would wait in recv()
+     * forever (a datagram socket gets no end of file when its peer closes). */
+    stop_signals_hold(&saved);
     receiver = fork_or_die();
     if (receiver == 0) {
+        stop_signals_release(&saved);
         close(pair[0]);
         close(report[0]);
         receive(pair[1], count, batched, report[1]);
     }
+    slot = cleanup_add_child(receiver);
+    if (slot == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     close(pair[1]);
     close(report[1]);
     start = now_ns();
@@ -116,6 +127,7 @@ static struct result run_once(long count, bool batched)
     close(pair[0]);
     close(report[0]);
     reap_quietly(receiver);
+    cleanup_forget(slot);
     return r;
 }
 

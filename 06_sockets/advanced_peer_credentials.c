@@ -129,8 +129,6 @@ int main(int argc, char *argv[])
     char dir[256];
     struct sockaddr_un addr;
     char sock_path[300];
-    int addr_len;
-    sigset_t saved;
     int listener, one = 1;
     pid_t client;
 
@@ -139,24 +137,15 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "advanced_peer_credentials");
     snprintf(sock_path, sizeof sock_path, "%s/server.sock", dir);
-    addr_len = unix_address(&addr, sock_path);
-    if (addr_len == -1)
-        die_errno("socket path %s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    listener = unix_listener_registered(sock_path, SOCK_STREAM | SOCK_CLOEXEC, 4);
     if (listener == -1)
-        die_errno("socket");
-    stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
-        cleanup_add_path(addr.sun_path) == -1)
-        die_errno("bind %s", addr.sun_path);
-    stop_signals_release(&saved);
-    /* On the listener, before any client can send: each accepted connection inherits it
+        die_errno("listen on %s", sock_path);
+    unix_address(&addr, sock_path); /* the client's address: it fits, the listener has it */
+    /* On the listener, before any client can connect: each accepted connection inherits it
      * (through unix_sock_inherit_flags() in net/unix/af_unix.c until 2025, when the flag
      * moved into struct sock as sk_scm_credentials; 6.18 still passes it on, as seen here). */
     if (setsockopt(listener, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) == -1)
         die_errno("setsockopt SO_PASSCRED");
-    if (listen(listener, 4) == -1)
-        die_errno("listen");
     printf("[server] listening on %s as uid %d\n", addr.sun_path, (int)getuid());
 
     client = fork_or_die();

@@ -191,13 +191,11 @@ int main(int argc, char *argv[])
 {
     struct sockaddr_un addr;
     char sock_path[300];
-    int addr_len;
     struct ident_line map[2];
     char dir[256], pwbuf[1024];
     struct passwd pw, *me = NULL;
     const char *roles[3] = {NULL, "reporting", "postgres"};
     int listener, lines = 0, clients = 3;
-    sigset_t saved;
 
     cli_no_options(argc, argv, usage);
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -213,19 +211,10 @@ int main(int argc, char *argv[])
     }
     make_temp_dir(dir, sizeof dir, "advanced_pg_peer_auth");
     snprintf(sock_path, sizeof sock_path, "%s/.s.PGSQL.5432", dir);
-    addr_len = unix_address(&addr, sock_path);
-    if (addr_len == -1)
-        die_errno("socket path %s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    listener = unix_listener_registered(sock_path, SOCK_STREAM | SOCK_CLOEXEC, 4);
     if (listener == -1)
-        die_errno("socket");
-    stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
-        cleanup_add_path(addr.sun_path) == -1)
-        die_errno("bind %s", addr.sun_path);
-    stop_signals_release(&saved);
-    if (listen(listener, 4) == -1)
-        die_errno("listen");
+        die_errno("listen on %s", sock_path);
+    unix_address(&addr, sock_path); /* the clients' address: it fits, the listener has it */
     printf("[server] listening on %s (PostgreSQL's name for port 5432)\n", addr.sun_path);
 
     /* Root can make a client of another uid; it needs the way in (PostgreSQL's socket is

@@ -112,7 +112,6 @@ int main(int argc, char *argv[])
         {"service", no_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     struct sockaddr_un addr;
     char sock_path[300];
-    int addr_len;
     char dir[256], pid_text[16], self[4096];
     ssize_t self_len;
     sigset_t saved;
@@ -132,17 +131,11 @@ int main(int argc, char *argv[])
     self[self_len] = '\0';
     make_temp_dir(dir, sizeof dir, "advanced_socket_activation");
     snprintf(sock_path, sizeof sock_path, "%s/echo.sock", dir);
-    addr_len = unix_address(&addr, sock_path);
-    if (addr_len == -1)
-        die_errno("socket path %s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    stop_signals_hold(&saved);
-    if (listener == -1 || bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
-        cleanup_add_path(addr.sun_path) == -1)
-        die_errno("bind %s", addr.sun_path);
-    stop_signals_release(&saved);
-    if (listen(listener, 8) == -1)
-        die_errno("listen");
+    /* What a .socket unit's ListenStream= makes: socket, bind, listen, all before the service. */
+    listener = unix_listener_registered(sock_path, SOCK_STREAM | SOCK_CLOEXEC, 8);
+    if (listener == -1)
+        die_errno("listen on %s", sock_path);
+    unix_address(&addr, sock_path); /* the clients' address: it fits, the listener has it */
     printf("[systemd] listening on %s before any service runs\n", addr.sun_path);
     /* A client may connect now: the kernel queues it in the backlog until someone accepts. */
     early = connect_client(&addr);

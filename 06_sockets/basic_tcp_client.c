@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char usage[] = "[HOST PORT]";
+static const char usage[] = "[HOST PORT]    (PORT: 1 to 65535, or a service name)";
 
 struct addr_text {
     char s[96];
@@ -107,7 +107,13 @@ int main(int argc, char *argv[])
                usage);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc - optind == 2) {
-        interactive_client(argv[optind], argv[optind + 1]);
+        const char *service = argv[optind + 1];
+
+        /* getaddrinfo() would take "" as port 0 and 65536 as 0 too: a number is checked
+         * here; anything else is a service name for getaddrinfo (/etc/services). */
+        if (service[0] == '\0' || strspn(service, "0123456789") == strlen(service))
+            cli_long(service, 1, 65535, "PORT", usage);
+        interactive_client(argv[optind], service);
         return 0;
     }
     if (argc - optind != 0)

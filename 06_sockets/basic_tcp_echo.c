@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "io.h"
 #include "proc.h"
 
@@ -239,6 +240,7 @@ int main(int argc, char *argv[])
                                              {NULL, 0, NULL, 0}};
     struct listener ls[2];
     int opt, mode = 0, nls = 0;
+    sigset_t saved;
     pid_t server;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -261,13 +263,19 @@ int main(int argc, char *argv[])
         serve(ls, nls, 0);
         return 0;
     }
+    /* Registered: a server left alone would wait for its clients forever. */
+    stop_signals_hold(&saved);
     server = fork_or_die();
     if (server == 0) {
+        stop_signals_release(&saved);
         serve(ls, nls, mode == 'S' ? 1 : nls);
         for (int i = 0; i < nls; i++)
             close(ls[i].fd);
         exit(0);
     }
+    if (cleanup_add_child(server) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     for (int i = 0; i < nls; i++)
         close(ls[i].fd);
     if (mode == 'S') {

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "proc.h"
 
 #include <arpa/inet.h>
@@ -146,6 +147,7 @@ int main(int argc, char *argv[])
 {
     struct sockaddr_in server_addr, client_addr;
     int server_fd, client;
+    sigset_t saved;
     pid_t server;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -154,9 +156,16 @@ int main(int argc, char *argv[])
     server_fd = udp_socket(&server_addr);
     printf("[server] bound 127.0.0.1:%d (port 0 asked, the kernel chose)\n",
            ntohs(server_addr.sin_port));
+    /* Registered: a server left alone would wait in recvfrom() forever (UDP has no EOF). */
+    stop_signals_hold(&saved);
     server = fork_or_die();
-    if (server == 0)
+    if (server == 0) {
+        stop_signals_release(&saved);
         run_server(server_fd);
+    }
+    if (cleanup_add_child(server) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     close(server_fd);
 
     client = udp_socket(&client_addr);

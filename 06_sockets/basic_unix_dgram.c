@@ -115,6 +115,7 @@ int main(int argc, char *argv[])
 {
     char dir[256], server_path[320], client_path[320];
     int server_fd;
+    sigset_t saved;
     pid_t client;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -125,13 +126,19 @@ int main(int argc, char *argv[])
     server_fd = bound_socket(server_path);
     printf("[server] bound %s\n", server_path);
 
+    /* Registered: a client left alone would wait in recv() for a reply forever. */
+    stop_signals_hold(&saved);
     client = fork_or_die();
     if (client == 0) {
+        stop_signals_release(&saved);
         close(server_fd);
         snprintf(client_path, sizeof client_path, "%s/client.%d.sock", dir, (int)getpid());
         run_client(server_path, client_path);
         exit(0); /* the child's own registry removes its socket file */
     }
+    if (cleanup_add_child(client) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     run_server(server_fd, N_MESSAGES + 1);
     close(server_fd);
     reap_child(client, "server");

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "common.h"
+#include "cleanup.h"
 #include "io.h"
 #include "proc.h"
 #include "timing.h"
@@ -126,6 +127,7 @@ int main(int argc, char *argv[])
     long rounds = 20;
     bool fixed = false;
     int listener, opt;
+    sigset_t saved;
     pid_t server;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -144,9 +146,15 @@ int main(int argc, char *argv[])
         die_errno("listen on 127.0.0.1");
     printf("[server] listening on 127.0.0.1:%d; a request is %d + %d bytes\n", ntohs(addr.sin_port),
            HEADER_BYTES, BODY_BYTES);
+    stop_signals_hold(&saved); /* registered: stopped with the client on a stop signal */
     server = fork_or_die();
-    if (server == 0)
+    if (server == 0) {
+        stop_signals_release(&saved);
         run_server(listener);
+    }
+    if (cleanup_add_child(server) == -1)
+        die_errno("cleanup_add_child");
+    stop_signals_release(&saved);
     close(listener);
 
     if (fixed) {

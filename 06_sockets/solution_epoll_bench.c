@@ -172,7 +172,6 @@ int main(int argc, char *argv[])
                                              {NULL, 0, NULL, 0}};
     struct sockaddr_un addr;
     char sock_path[300];
-    int addr_len;
     long clients = 8, requests = 2000;
     pid_t pids[MAX_CLIENTS];
     int listener, opt, failed = 0;
@@ -192,19 +191,11 @@ int main(int argc, char *argv[])
     show_floor();
     make_temp_dir(dir, sizeof dir, "epoll_bench");
     snprintf(sock_path, sizeof sock_path, "%s/server.sock", dir);
-    addr_len = unix_address(&addr, sock_path);
-    if (addr_len == -1)
-        die_errno("socket path %s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    listener = unix_listener_registered(sock_path, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                        MAX_CLIENTS);
     if (listener == -1)
-        die_errno("socket");
-    stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
-        cleanup_add_path(addr.sun_path) == -1)
-        die_errno("bind %s", addr.sun_path);
-    stop_signals_release(&saved);
-    if (listen(listener, MAX_CLIENTS) == -1)
-        die_errno("listen");
+        die_errno("listen on %s", sock_path);
+    unix_address(&addr, sock_path); /* the clients' address: it fits, the listener has it */
 
     start = now_ns();
     for (long i = 0; i < clients; i++) {

@@ -184,9 +184,7 @@ int main(int argc, char *argv[])
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     static char demo_scenario[] = "demo";
-    struct sockaddr_un addr;
     char sock_path[300];
-    int addr_len;
     char dir[256], clients_path[4096], *demo[] = {clients_path, demo_scenario, NULL};
     char **program = NULL;
     int listener, opt, child_fd = -1, status;
@@ -212,26 +210,17 @@ int main(int argc, char *argv[])
 
     make_temp_dir(dir, sizeof dir, "poll_chat");
     snprintf(sock_path, sizeof sock_path, "%s/chat.sock", dir);
-    addr_len = unix_address(&addr, sock_path);
-    if (addr_len == -1)
-        die_errno("socket path %s", sock_path);
-    listener = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    listener = unix_listener_registered(sock_path, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                                        MAX_CLIENTS);
     if (listener == -1)
-        die_errno("socket");
-    stop_signals_hold(&saved);
-    if (bind(listener, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1 ||
-        cleanup_add_path(addr.sun_path) == -1)
-        die_errno("bind %s", addr.sun_path);
-    stop_signals_release(&saved);
-    if (listen(listener, MAX_CLIENTS) == -1)
-        die_errno("listen");
+        die_errno("listen on %s", sock_path);
     if (server) {
-        printf("listening on %s\n", addr.sun_path);
+        printf("listening on %s\n", sock_path);
         serve(listener, 0, -1); /* until SIGINT or SIGTERM: the registry cleans up */
     }
-    printf("[server] listening on %s; running %s with CHAT_SOCKET set to it\n", addr.sun_path,
+    printf("[server] listening on %s; running %s with CHAT_SOCKET set to it\n", sock_path,
            program[0]);
-    if (setenv("CHAT_SOCKET", addr.sun_path, 1) == -1)
+    if (setenv("CHAT_SOCKET", sock_path, 1) == -1)
         die_errno("setenv");
     stop_signals_hold(&saved);
     child = fork_or_die();

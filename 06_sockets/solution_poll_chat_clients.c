@@ -236,8 +236,16 @@ int main(int argc, char *argv[])
                usage);
     if (argc - optind > 1)
         die_usage(usage, "one scenario at most");
-    if (optind < argc)
+    if (optind < argc) {
+        static const char *const scenarios[] = {"demo", "basic", "binary", "leave", "slow", "wait"};
+        size_t i = 0;
+
+        while (i < sizeof scenarios / sizeof scenarios[0] && strcmp(argv[optind], scenarios[i]))
+            i++;
+        if (i == sizeof scenarios / sizeof scenarios[0])
+            die_usage(usage, "no scenario \"%s\"", argv[optind]);
         return drive(argv[optind]);
+    }
     /* No scenario: the demo, through the reference server in the same folder. */
     n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n == -1)

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "cleanup.h"
 #include "common.h"
+#include "io.h"
 #include "proc.h"
 
 #include <errno.h>
@@ -22,7 +23,9 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -358,6 +361,40 @@ pid_t fork_registered(int *slot)
     if (slot != NULL)
         *slot = entry;
     return pid;
+}
+
+int unix_listener_registered(const char *path, int type, int backlog)
+{
+    struct sockaddr_un addr;
+    int addr_len = unix_address(&addr, path);
+    int fd, slot = -1, saved_errno;
+    sigset_t saved;
+
+    if (addr_len == -1)
+        return -1;
+    fd = socket(AF_UNIX, type, 0);
+    if (fd == -1)
+        return -1;
+    stop_signals_hold(&saved);
+    if (bind(fd, (struct sockaddr *)&addr, (socklen_t)addr_len) == -1)
+        goto fail;
+    slot = cleanup_add_path(path);
+    if (slot == -1 || listen(fd, backlog) == -1) {
+        saved_errno = errno;
+        unlink(path); /* ours: bind() never replaces a file */
+        errno = saved_errno;
+        goto fail;
+    }
+    stop_signals_release(&saved);
+    return fd;
+
+fail:
+    saved_errno = errno;
+    cleanup_forget(slot);
+    close(fd);
+    stop_signals_release(&saved);
+    errno = saved_errno;
+    return -1;
 }
 
 /* ---- stop signals as a flag ------------------------------------------------- */

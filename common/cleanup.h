@@ -68,6 +68,14 @@ void mkfifo_registered(const char *path);
  * the child (mask restored, *slot = -1), else its pid, its slot in *slot (may
  * be NULL) for cleanup_forget().  A full registry: kills the child, then dies. */
 pid_t fork_registered(int *slot);
+/* A listening UNIX socket at the file-system path `path`: socket(AF_UNIX, type)
+ * (type may carry SOCK_NONBLOCK and SOCK_CLOEXEC), bind() with the stop signals
+ * held until the socket file is registered, then listen(backlog).  Unlike the
+ * helpers above it does not die: it returns the descriptor, or -1 with errno
+ * (ENAMETOOLONG or EINVAL for the path, as unix_address() in io.h; EADDRINUSE
+ * if anything exists at `path`; what socket, bind, the registry or listen gave)
+ * and then leaves nothing behind: no descriptor, no socket file, no entry. */
+int unix_listener_registered(const char *path, int type, int backlog);
 
 /* ---- cleanup.c: stop signals as a flag, for event loops ---------------------
  * stop_signals_to_flag() installs a handler for SIGINT, SIGTERM and SIGHUP

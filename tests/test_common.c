@@ -1368,6 +1368,84 @@ START_TEST(create_registered_leaves_nothing_when_the_registry_is_full)
 }
 END_TEST
 
+/* The lowest free descriptor: one more left open by a failed call moves it. */
+static int lowest_free_fd(void)
+{
+    int fd = dup(0);
+
+    close(fd);
+    return fd;
+}
+
+/* In a child (the registry is per process): a listener that works, and each way
+ * to fail leaving no descriptor, file or registry entry behind. */
+static void listeners(void *arg)
+{
+    const char *dir = arg;
+    char path[96], dgram[96], longpath[200];
+    int fd, first_free, flags, accepting = 0, client, err;
+    socklen_t len = sizeof accepting;
+    struct stat st;
+    struct sockaddr_un sun;
+
+    snprintf(path, sizeof path, "%s/listener", dir);
+    fd = unix_listener_registered(path, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 4);
+    err = errno;
+    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len);
+    flags = fcntl(fd, F_GETFL);
+    printf("listener %s, socket file %d, accepting %d, nonblock %d, cloexec %d\n",
+           fd >= 0 ? "made" : strerror(err), stat(path, &st) == 0 && S_ISSOCK(st.st_mode),
+           accepting, (flags & O_NONBLOCK) != 0, (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+    client = socket(AF_UNIX, SOCK_STREAM, 0);
+    printf("connect %d\n",
+           connect(client, (struct sockaddr *)&sun, (socklen_t)unix_address(&sun, path)));
+    close(client);
+    first_free = lowest_free_fd();
+    fd = unix_listener_registered(path, SOCK_STREAM, 4);
+    err = errno;
+    printf("again: %d %s, first kept %d\n", fd, strerror(err),
+           stat(path, &st) == 0 && S_ISSOCK(st.st_mode));
+    snprintf(dgram, sizeof dgram, "%s/dgram", dir);
+    fd = unix_listener_registered(dgram, SOCK_DGRAM, 4);
+    err = errno;
+    printf("dgram: %d %s, file left %d\n", fd, strerror(err), exists(dgram));
+    memset(longpath, 'p', sizeof longpath - 1);
+    longpath[sizeof longpath - 1] = '\0';
+    fd = unix_listener_registered(longpath, SOCK_STREAM, 4);
+    err = errno;
+    printf("long: %d %s\n", fd, strerror(err));
+    while (cleanup_add_path("/nonexistent/entry") != -1)
+        ;
+    snprintf(path, sizeof path, "%s/full", dir);
+    fd = unix_listener_registered(path, SOCK_STREAM, 4);
+    err = errno;
+    printf("full: %d %s, file left %d\n", fd, strerror(err), exists(path));
+    printf("descriptors left %d\n", lowest_free_fd() - first_free);
+    exit(0); /* the registry removes the first listener's file */
+}
+
+START_TEST(unix_listener_registered_listens_or_leaves_nothing)
+{
+    char dir[] = "/tmp/test_common.XXXXXX", path[96];
+    struct captured c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    run_captured(listeners, dir, &c);
+    ck_assert_int_eq(exit_code(&c), 0);
+    ck_assert_msg(strstr(c.out, "listener made, socket file 1, accepting 1, nonblock 1, "
+                                "cloexec 1\nconnect 0\n") != NULL,
+                  "%s", c.out);
+    ck_assert_msg(strstr(c.out, "again: -1 Address already in use, first kept 1\n"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "dgram: -1 Operation not supported, file left 0\n"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "long: -1 File name too long\n"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "full: -1 No space left on device, file left 0\n"), "%s", c.out);
+    ck_assert_msg(strstr(c.out, "descriptors left 0\n"), "%s", c.out);
+    snprintf(path, sizeof path, "%s/listener", dir);
+    ck_assert_msg(!exists(path), "%s left at exit", path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 /* SIGTERM sent while the loop runs stays pending until ppoll() with the wait
  * mask; stop_exit() then removes what is registered and dies of it. */
 static void flag_loop(void *arg)
@@ -1979,6 +2057,7 @@ static Suite *common_suite(void)
     tcase_add_test(cleanup, create_registered_leaves_nothing_when_the_registry_is_full);
     tcase_add_test(cleanup, stop_flag_is_seen_only_inside_the_wait);
     tcase_add_test(cleanup, fork_registered_registers_the_child_and_restores_the_mask);
+    tcase_add_test(cleanup, unix_listener_registered_listens_or_leaves_nothing);
     tcase_add_test(errors, allowed_cpus_and_pinning);
     tcase_add_test(errors, reap_quietly_returns_the_status_silently);
     tcase_add_test(timing, deadline_is_on_the_realtime_clock);
