@@ -71,7 +71,9 @@ START_TEST(with_sa_restart_the_read_goes_on)
     int err;
 
     ck_assert_int_eq(read_under_alarms(SA_RESTART, &err), 1);
-    ck_assert_int_ge(alarms, 2); /* several came, none ended the read */
+    /* At least one came during the read and did not end it.  (Natively about five come;
+     * ThreadSanitizer, which delivers signals itself, was seen to run the handler once.) */
+    ck_assert_int_ge(alarms, 1);
 }
 END_TEST
 
